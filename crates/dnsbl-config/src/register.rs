@@ -1,0 +1,420 @@
+//! `register.toml`: categories, operators, providers and allow-list entries.
+
+use std::path::Path;
+
+use dnsbl_core::{AddrRange, Category};
+use serde::Deserialize;
+
+use crate::zones::normalize_name;
+use crate::{ConfigError, toml_error};
+
+/// The register as written in `register.toml`, checked.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Register {
+    pub categories: Vec<Category>,
+    pub operators: Vec<OperatorEntry>,
+    pub providers: Vec<ProviderEntry>,
+    pub allow: Vec<AllowEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterFile {
+    #[serde(rename = "category", default)]
+    categories: Vec<CategoryEntry>,
+    #[serde(rename = "operator", default)]
+    operators: Vec<OperatorEntry>,
+    #[serde(rename = "provider", default)]
+    providers: Vec<RawProvider>,
+    #[serde(rename = "allow", default)]
+    allow: Vec<RawAllow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryEntry {
+    name: String,
+    code: String,
+    txt: String,
+}
+
+/// A company or spam operation that may run several providers.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorEntry {
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Removal of a provider from the listings; the provider stays in the register.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Delisting {
+    /// Date of removal, `YYYY-MM-DD`.
+    pub date: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    name: String,
+    category: String,
+    #[serde(default)]
+    operator: Option<String>,
+    #[serde(default)]
+    domains: Vec<String>,
+    #[serde(default)]
+    asns: Vec<AsnValue>,
+    #[serde(default)]
+    netblocks: Vec<String>,
+    #[serde(default)]
+    listed_since: Option<String>,
+    #[serde(default)]
+    delisted: Option<Delisting>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// An ASN written as a number (`36351`) or with its prefix (`"AS36351"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AsnValue {
+    Number(i64),
+    Text(String),
+}
+
+/// A hosting provider or sender listed in one category.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderEntry {
+    pub name: String,
+    /// Name of a category in [`Register::categories`].
+    pub category: String,
+    /// Name of an operator in [`Register::operators`].
+    pub operator: Option<String>,
+    /// Domains in lower case, without trailing dots.
+    pub domains: Vec<String>,
+    pub asns: Vec<u32>,
+    pub netblocks: Vec<AddrRange>,
+    pub listed_since: Option<String>,
+    pub delisted: Option<Delisting>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllow {
+    value: String,
+    reason: String,
+    #[serde(default)]
+    zone: Option<String>,
+}
+
+/// An allow-list entry: an address, netblock or domain that is never listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowEntry {
+    pub target: AllowTarget,
+    pub reason: String,
+    /// The zone it applies to; `None` applies to every zone.
+    pub zone: Option<String>,
+}
+
+/// What an allow-list entry exempts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllowTarget {
+    Range(AddrRange),
+    /// A domain and all its subdomains, lower case.
+    Domain(String),
+}
+
+pub(crate) fn parse(text: &str, path: &Path) -> Result<Register, ConfigError> {
+    let file: RegisterFile = toml::from_str(text).map_err(|e| toml_error(text, path, e))?;
+    let invalid = |entry: String, message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        entry,
+        message,
+    };
+
+    let mut categories: Vec<Category> = Vec::new();
+    for entry in file.categories {
+        let place = format!("category {:?}", entry.name);
+        if categories.iter().any(|c| c.name == entry.name) {
+            return Err(invalid(place, "the category is defined twice".into()));
+        }
+        let code = entry.code.parse().map_err(|_| {
+            invalid(
+                place.clone(),
+                format!(
+                    "invalid code {:?}: expected an IPv4 address such as 127.0.0.2",
+                    entry.code
+                ),
+            )
+        })?;
+        let category = Category {
+            name: entry.name,
+            code,
+            txt: entry.txt,
+        };
+        category
+            .validate()
+            .map_err(|e| invalid(place, e.to_string()))?;
+        categories.push(category);
+    }
+
+    let mut operators: Vec<OperatorEntry> = Vec::new();
+    for operator in file.operators {
+        if operators.iter().any(|o| o.name == operator.name) {
+            let place = format!("operator {:?}", operator.name);
+            return Err(invalid(place, "the operator is defined twice".into()));
+        }
+        operators.push(operator);
+    }
+
+    let mut providers: Vec<ProviderEntry> = Vec::new();
+    for raw in file.providers {
+        let place = format!("provider {:?}", raw.name);
+        if providers.iter().any(|p| p.name == raw.name) {
+            return Err(invalid(place, "the provider is defined twice".into()));
+        }
+        if !categories.iter().any(|c| c.name == raw.category) {
+            return Err(invalid(
+                place,
+                format!("category {:?} is not defined", raw.category),
+            ));
+        }
+        if let Some(operator) = &raw.operator
+            && !operators.iter().any(|o| &o.name == operator)
+        {
+            return Err(invalid(
+                place,
+                format!("operator {operator:?} is not defined"),
+            ));
+        }
+        let domains = raw
+            .domains
+            .iter()
+            .map(|d| normalize_name(d))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| invalid(place.clone(), m))?;
+        let asns = raw
+            .asns
+            .iter()
+            .map(parse_asn)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| invalid(place.clone(), m))?;
+        let netblocks = raw
+            .netblocks
+            .iter()
+            .map(|n| n.parse::<AddrRange>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(place.clone(), e.to_string()))?;
+        for date in raw
+            .listed_since
+            .iter()
+            .chain(raw.delisted.as_ref().map(|d| &d.date))
+        {
+            check_date(date).map_err(|m| invalid(place.clone(), m))?;
+        }
+        providers.push(ProviderEntry {
+            name: raw.name,
+            category: raw.category,
+            operator: raw.operator,
+            domains,
+            asns,
+            netblocks,
+            listed_since: raw.listed_since,
+            delisted: raw.delisted,
+            note: raw.note,
+        });
+    }
+
+    let mut allow = Vec::new();
+    for raw in file.allow {
+        let place = format!("allow {:?}", raw.value);
+        let target = parse_allow_target(&raw.value).map_err(|m| invalid(place.clone(), m))?;
+        let zone = raw
+            .zone
+            .as_deref()
+            .map(normalize_name)
+            .transpose()
+            .map_err(|m| invalid(place, m))?;
+        allow.push(AllowEntry {
+            target,
+            reason: raw.reason,
+            zone,
+        });
+    }
+
+    Ok(Register {
+        categories,
+        operators,
+        providers,
+        allow,
+    })
+}
+
+/// Parses `36351`, `"36351"` or `"AS36351"` (any case) into an ASN.
+fn parse_asn(value: &AsnValue) -> Result<u32, String> {
+    let parsed = match value {
+        AsnValue::Number(n) => u32::try_from(*n).ok(),
+        AsnValue::Text(text) => {
+            let digits = text
+                .strip_prefix("AS")
+                .or_else(|| text.strip_prefix("as"))
+                .or_else(|| text.strip_prefix("As"))
+                .unwrap_or(text);
+            digits.parse::<u32>().ok()
+        }
+    };
+    parsed.ok_or_else(|| {
+        let shown = match value {
+            AsnValue::Number(n) => n.to_string(),
+            AsnValue::Text(text) => format!("{text:?}"),
+        };
+        format!("invalid ASN {shown}: expected a number from 0 to 4294967295 or \"AS<number>\"")
+    })
+}
+
+/// Parses an allow-list value: an address, netblock or range, else a domain name.
+fn parse_allow_target(value: &str) -> Result<AllowTarget, String> {
+    let looks_like_address = value.contains(':')
+        || value.contains('/')
+        || value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b' ');
+    if looks_like_address {
+        value
+            .parse::<AddrRange>()
+            .map(AllowTarget::Range)
+            .map_err(|e| e.to_string())
+    } else {
+        normalize_name(value).map(AllowTarget::Domain)
+    }
+}
+
+fn check_date(date: &str) -> Result<(), String> {
+    let bytes = date.as_bytes();
+    let shape_ok = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    let month: u32 = date.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(0);
+    let day: u32 = date.get(8..10).and_then(|d| d.parse().ok()).unwrap_or(0);
+    if shape_ok && (1..=12).contains(&month) && (1..=31).contains(&day) {
+        Ok(())
+    } else {
+        Err(format!("invalid date {date:?}: expected YYYY-MM-DD"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CATEGORY: &str =
+        "[[category]]\nname = \"bad\"\ncode = \"127.0.0.2\"\ntxt = \"{provider}\"\n";
+
+    fn parse_str(text: &str) -> Result<Register, ConfigError> {
+        parse(text, Path::new("register.toml"))
+    }
+
+    #[test]
+    fn provider_fields_parse() {
+        let text = format!(
+            "{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"bad\"\ndomains = [\"Example.COM.\"]\n\
+             asns = [36351, \"AS46606\", \"as1\"]\nnetblocks = [\"192.0.2.0/24\", \"2001:db8::1\"]\n"
+        );
+        let register = parse_str(&text).unwrap();
+        let provider = &register.providers[0];
+        assert_eq!(provider.domains, ["example.com"]);
+        assert_eq!(provider.asns, [36351, 46606, 1]);
+        assert_eq!(provider.netblocks.len(), 2);
+        assert_eq!(provider.netblocks[0].to_string(), "192.0.2.0/24");
+    }
+
+    #[test]
+    fn allow_targets_parse() {
+        let text = "[[allow]]\nvalue = \"192.0.2.0/28\"\nreason = \"r\"\n\
+                    [[allow]]\nvalue = \"mail.example.org\"\nreason = \"r\"\nzone = \"dbl.example\"\n";
+        let register = parse_str(text).unwrap();
+        assert_eq!(
+            register.allow[0].target,
+            AllowTarget::Range("192.0.2.0/28".parse().unwrap())
+        );
+        assert_eq!(
+            register.allow[1].target,
+            AllowTarget::Domain("mail.example.org".into())
+        );
+        assert_eq!(register.allow[1].zone.as_deref(), Some("dbl.example"));
+    }
+
+    #[test]
+    fn register_errors_name_the_entry() {
+        let provider = |extra: &str| {
+            format!("{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"bad\"\n{extra}\n")
+        };
+        let cases = [
+            (
+                "[[category]]\nname = \"x\"\ncode = \"10.0.0.2\"\ntxt = \"\"\n".to_string(),
+                "category \"x\": invalid listing code 10.0.0.2",
+            ),
+            (
+                "[[category]]\nname = \"x\"\ncode = \"127.0.0.1\"\ntxt = \"\"\n".to_string(),
+                "category \"x\": invalid listing code 127.0.0.1",
+            ),
+            (
+                "[[category]]\nname = \"x\"\ncode = \"nope\"\ntxt = \"\"\n".to_string(),
+                "invalid code \"nope\"",
+            ),
+            (
+                provider("netblocks = [\"192.0.2.1/24\"]"),
+                "provider \"P\": invalid CIDR prefix \"192.0.2.1/24\"",
+            ),
+            (
+                provider("netblocks = [\"10.0.0.9-10.0.0.1\"]"),
+                "provider \"P\": invalid range \"10.0.0.9-10.0.0.1\"",
+            ),
+            (provider("asns = [\"ASX\"]"), "invalid ASN \"ASX\""),
+            (provider("asns = [-5]"), "invalid ASN -5"),
+            (
+                provider("operator = \"Nobody\""),
+                "operator \"Nobody\" is not defined",
+            ),
+            (
+                provider("listed_since = \"2026-13-01\""),
+                "invalid date \"2026-13-01\"",
+            ),
+            (
+                format!("{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"other\"\n"),
+                "category \"other\" is not defined",
+            ),
+            (
+                format!(
+                    "{}{}",
+                    provider(""),
+                    "[[provider]]\nname = \"P\"\ncategory = \"bad\"\n"
+                ),
+                "provider \"P\": the provider is defined twice",
+            ),
+            (
+                "[[allow]]\nvalue = \"300.1.1.1\"\nreason = \"r\"\n".to_string(),
+                "allow \"300.1.1.1\": invalid address",
+            ),
+            (provider("colour = \"red\""), "unknown field `colour`"),
+        ];
+        for (text, expected) in cases {
+            let error = parse_str(&text).unwrap_err().to_string();
+            assert!(
+                error.contains(expected),
+                "expected {expected:?} in: {error}"
+            );
+            assert!(error.starts_with("register.toml"), "{error}");
+        }
+    }
+}

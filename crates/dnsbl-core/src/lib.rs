@@ -1,0 +1,15 @@
+//! The I/O-free core of dnsbl: address ranges, the listing model, the immutable lookup
+//! snapshot and the DNSBL answer function.
+//!
+//! Nothing here touches a socket, a file or the database, so every rule of what the server
+//! answers can be tested as a plain function call.
+
+pub mod answer;
+pub mod model;
+pub mod net;
+pub mod snapshot;
+
+pub use answer::{Answer, answer};
+pub use model::{Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
+pub use net::{AddrRange, NetblockError};
+pub use snapshot::{ListingId, Snapshot, SnapshotBuilder, SnapshotError};

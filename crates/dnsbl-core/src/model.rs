@@ -1,0 +1,172 @@
+//! The listing model shared by every crate: categories, zones and listings.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use crate::net::AddrRange;
+
+/// A listing category: what kind of party is listed, with the A record value and TXT
+/// template that answers carry for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Category {
+    /// Short identifier used in the register, for example `bad-service-provider`.
+    pub name: String,
+    /// The 127.0.0.x value of the A record.
+    pub code: Ipv4Addr,
+    /// TXT template; see [`crate::answer::render_txt`] for the placeholders.
+    pub txt: String,
+}
+
+/// Errors in a category definition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("invalid listing code {0} for category {1:?}: it must be inside 127.0.0.0/8")]
+    OutsideLoopback(Ipv4Addr, String),
+    #[error(
+        "invalid listing code {0} for category {1:?}: 127.0.0.1 means \"not listed\" to many clients"
+    )]
+    NotListedValue(Ipv4Addr, String),
+    #[error(
+        "invalid listing code {0} for category {1:?}: 127.255.255.0/24 is kept for error answers by public lists"
+    )]
+    ErrorRange(Ipv4Addr, String),
+}
+
+impl Category {
+    /// Checks that the code is a usable DNSBL answer: inside 127.0.0.0/8, not 127.0.0.1,
+    /// and not in 127.255.255.0/24, which public lists use to signal errors.
+    pub fn validate(&self) -> Result<(), CodeError> {
+        let octets = self.code.octets();
+        if octets[0] != 127 {
+            return Err(CodeError::OutsideLoopback(self.code, self.name.clone()));
+        }
+        if self.code == Ipv4Addr::new(127, 0, 0, 1) {
+            return Err(CodeError::NotListedValue(self.code, self.name.clone()));
+        }
+        if octets[1] == 255 && octets[2] == 255 {
+            return Err(CodeError::ErrorRange(self.code, self.name.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// What a zone lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZoneKind {
+    /// Addresses, queried as reversed IPv4 octets or reversed IPv6 nibbles (RFC 5782 §2.1, §2.4).
+    Address,
+    /// Domain names, queried as the name itself under the zone (RFC 5782 §2.3).
+    Domain,
+}
+
+/// The SOA fields of a zone. Times are in seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SoaSpec {
+    /// Primary name server (MNAME), a fully qualified name.
+    pub mname: String,
+    /// Responsible mailbox (RNAME) in DNS form, `hostmaster.example.net`.
+    pub rname: String,
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    /// Negative caching TTL (RFC 2308 §4).
+    pub minimum: u32,
+    /// TTL of the SOA record itself.
+    pub ttl: u32,
+}
+
+/// One served zone as configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneSpec {
+    /// Apex name in lower case, without the trailing dot, for example `bl.example`.
+    pub name: String,
+    pub kind: ZoneKind,
+    /// TTL of A and TXT records, in seconds.
+    pub ttl: u32,
+    pub soa: SoaSpec,
+    /// Name servers of the zone, fully qualified names.
+    pub ns: Vec<String>,
+    /// TTL of the NS records, in seconds.
+    pub ns_ttl: u32,
+    /// Categories served by this zone; `None` serves every category.
+    pub categories: Option<Vec<String>>,
+}
+
+impl ZoneSpec {
+    /// Whether listings of the named category belong in this zone.
+    pub fn serves_category(&self, category: &str) -> bool {
+        match &self.categories {
+            None => true,
+            Some(names) => names.iter().any(|name| name == category),
+        }
+    }
+}
+
+/// Why a range or domain is listed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ListingSource {
+    /// All routed ranges of an autonomous system.
+    Asn(u32),
+    /// A netblock written in the register.
+    Netblock(AddrRange),
+    /// A domain written in the register.
+    Domain(String),
+    /// The RFC 5782 §5 test entries (127.0.0.2, ::ffff:7f00:2, `test`), present in every zone.
+    TestEntry,
+}
+
+impl fmt::Display for ListingSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListingSource::Asn(asn) => write!(f, "AS{asn}"),
+            ListingSource::Netblock(range) => write!(f, "{range}"),
+            ListingSource::Domain(domain) => write!(f, "{domain}"),
+            ListingSource::TestEntry => write!(f, "RFC 5782 test entry"),
+        }
+    }
+}
+
+/// One reason for a listing: a provider listed in a category because of one source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    /// Provider name as in the register.
+    pub provider: String,
+    /// The operator (company or spam operation) behind the provider, if recorded.
+    pub operator: Option<String>,
+    /// Index into the snapshot's categories.
+    pub category: usize,
+    pub source: ListingSource,
+    /// Date the provider was listed, `YYYY-MM-DD`, if recorded.
+    pub listed_since: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn category(code: [u8; 4]) -> Category {
+        Category {
+            name: "c".into(),
+            code: code.into(),
+            txt: String::new(),
+        }
+    }
+
+    #[test]
+    fn category_code_rules() {
+        assert!(category([127, 0, 0, 2]).validate().is_ok());
+        assert!(category([127, 1, 2, 3]).validate().is_ok());
+        assert!(matches!(
+            category([10, 0, 0, 2]).validate(),
+            Err(CodeError::OutsideLoopback(..))
+        ));
+        assert!(matches!(
+            category([127, 0, 0, 1]).validate(),
+            Err(CodeError::NotListedValue(..))
+        ));
+        assert!(matches!(
+            category([127, 255, 255, 254]).validate(),
+            Err(CodeError::ErrorRange(..))
+        ));
+    }
+}

@@ -1,0 +1,441 @@
+//! The immutable lookup snapshot that the query path reads.
+//!
+//! A snapshot is built once from the store and then only read, so lookups take no lock.
+//! Address listings are cut into disjoint segments, each carrying the set of listings that
+//! cover it; a lookup is one binary search. Listing sets are interned, so the millions of
+//! addresses of one provider share one small slice.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::model::{Category, CodeError, Listing, ListingSource, ZoneKind, ZoneSpec};
+use crate::net::AddrRange;
+
+/// Index of a listing in [`Snapshot::listings`].
+pub type ListingId = u32;
+
+/// An unsigned address type: `u32` for IPv4, `u128` for IPv6.
+pub trait AddrKey: Copy + Ord + std::hash::Hash + std::fmt::Debug {
+    const MAX: Self;
+    fn next(self) -> Option<Self>;
+    /// The value just below; only called on values above zero.
+    fn prev(self) -> Self;
+}
+
+impl AddrKey for u32 {
+    const MAX: Self = u32::MAX;
+    fn next(self) -> Option<Self> {
+        self.checked_add(1)
+    }
+    fn prev(self) -> Self {
+        self - 1
+    }
+}
+
+impl AddrKey for u128 {
+    const MAX: Self = u128::MAX;
+    fn next(self) -> Option<Self> {
+        self.checked_add(1)
+    }
+    fn prev(self) -> Self {
+        self - 1
+    }
+}
+
+/// Disjoint, sorted address segments, each with the set of listings that cover it.
+#[derive(Clone, Debug, Default)]
+pub struct RangeTable<T> {
+    starts: Vec<T>,
+    ends: Vec<T>,
+    groups: Vec<u32>,
+    group_pool: Vec<Box<[ListingId]>>,
+}
+
+impl<T: AddrKey> RangeTable<T> {
+    /// Builds the table from possibly overlapping `(start, end, listing)` triples.
+    fn build(mut entries: Vec<(T, T, ListingId)>) -> Self {
+        // A sweep over start and end events; `None` stands for the position after T::MAX.
+        let mut events: Vec<(Option<T>, bool, ListingId)> = Vec::with_capacity(entries.len() * 2);
+        for (start, end, id) in entries.drain(..) {
+            events.push((Some(start), true, id));
+            events.push((end.next(), false, id));
+        }
+        events.sort_unstable_by(|a, b| match (a.0, b.0) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+
+        let mut table = RangeTable {
+            starts: Vec::new(),
+            ends: Vec::new(),
+            groups: Vec::new(),
+            group_pool: Vec::new(),
+        };
+        let mut interned: HashMap<Box<[ListingId]>, u32> = HashMap::new();
+        let mut active: BTreeMap<ListingId, u32> = BTreeMap::new();
+        let mut index = 0;
+        while index < events.len() {
+            let Some(position) = events[index].0 else {
+                break;
+            };
+            while index < events.len() && events[index].0 == Some(position) {
+                let (_, is_start, id) = events[index];
+                if is_start {
+                    *active.entry(id).or_insert(0) += 1;
+                } else if let Some(count) = active.get_mut(&id) {
+                    *count -= 1;
+                    if *count == 0 {
+                        active.remove(&id);
+                    }
+                }
+                index += 1;
+            }
+            if active.is_empty() {
+                continue;
+            }
+            let segment_end = match events.get(index).map(|event| event.0) {
+                Some(Some(next)) => next.prev(),
+                _ => T::MAX,
+            };
+            let set: Box<[ListingId]> = active.keys().copied().collect();
+            let group = match interned.get(&set) {
+                Some(&group) => group,
+                None => {
+                    let group = table.group_pool.len() as u32;
+                    table.group_pool.push(set.clone());
+                    interned.insert(set, group);
+                    group
+                }
+            };
+            let extends_last = table.groups.last() == Some(&group)
+                && table.ends.last().and_then(|end: &T| end.next()) == Some(position);
+            if extends_last {
+                *table.ends.last_mut().expect("a last segment exists") = segment_end;
+            } else {
+                table.starts.push(position);
+                table.ends.push(segment_end);
+                table.groups.push(group);
+            }
+        }
+        table.starts.shrink_to_fit();
+        table.ends.shrink_to_fit();
+        table.groups.shrink_to_fit();
+        table
+    }
+
+    /// The listings covering `addr`, or `None` when it is not listed.
+    pub fn lookup(&self, addr: T) -> Option<&[ListingId]> {
+        let after = self.starts.partition_point(|&start| start <= addr);
+        let index = after.checked_sub(1)?;
+        if self.ends[index] < addr {
+            return None;
+        }
+        Some(&self.group_pool[self.groups[index] as usize])
+    }
+
+    /// Whether any listed address lies in `low..=high`.
+    pub fn intersects(&self, low: T, high: T) -> bool {
+        let index = self.ends.partition_point(|&end| end < low);
+        index < self.starts.len() && self.starts[index] <= high
+    }
+
+    /// Number of disjoint segments.
+    pub fn segment_count(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Iterates over the segments as `(start, end, listings)`.
+    pub fn segments(&self) -> impl Iterator<Item = (T, T, &[ListingId])> + '_ {
+        (0..self.starts.len()).map(move |i| {
+            (
+                self.starts[i],
+                self.ends[i],
+                &*self.group_pool[self.groups[i] as usize],
+            )
+        })
+    }
+}
+
+/// The data of one served zone.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    pub spec: ZoneSpec,
+    /// The apex split into lower-case labels, for suffix matching.
+    labels: Vec<String>,
+    pub v4: RangeTable<u32>,
+    pub v6: RangeTable<u128>,
+    /// Listed domains (lower case, no trailing dot) with their listings.
+    pub domains: HashMap<String, Box<[ListingId]>>,
+}
+
+impl Zone {
+    /// Number of labels in the apex name.
+    pub fn label_count(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Lower-case labels of the apex, leftmost first.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+}
+
+/// Everything the query path needs, frozen at one serial.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Increases with every change of the data; used as the SOA serial.
+    pub serial: u32,
+    pub categories: Vec<Category>,
+    pub listings: Vec<Listing>,
+    /// Zones sorted by apex label count, longest first, so the first match is the longest.
+    pub zones: Vec<Zone>,
+}
+
+impl Snapshot {
+    /// The zone that contains `labels` (lower case, leftmost first), longest apex first.
+    pub fn find_zone(&self, labels: &[&str]) -> Option<&Zone> {
+        self.zones.iter().find(|zone| {
+            let apex = zone.labels();
+            apex.len() <= labels.len()
+                && labels[labels.len() - apex.len()..]
+                    .iter()
+                    .zip(apex)
+                    .all(|(label, apex_label)| label.eq_ignore_ascii_case(apex_label))
+        })
+    }
+
+    /// Total number of address segments over all zones, for logs.
+    pub fn segment_count(&self) -> usize {
+        self.zones
+            .iter()
+            .map(|zone| zone.v4.segment_count() + zone.v6.segment_count())
+            .sum()
+    }
+
+    /// Total number of listed domains over all zones, for logs.
+    pub fn domain_count(&self) -> usize {
+        self.zones.iter().map(|zone| zone.domains.len()).sum()
+    }
+}
+
+/// Errors from building a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(transparent)]
+    Code(#[from] CodeError),
+    #[error("duplicate zone {0:?}")]
+    DuplicateZone(String),
+    #[error("zone {zone:?} names category {category:?}, which is not defined")]
+    UnknownCategory { zone: String, category: String },
+    #[error("listing refers to category index {0}, but only {1} categories are defined")]
+    CategoryIndex(usize, usize),
+}
+
+/// Collects categories, listings and their ranges and domains, then builds a [`Snapshot`].
+pub struct SnapshotBuilder {
+    serial: u32,
+    zones: Vec<ZoneSpec>,
+    categories: Vec<Category>,
+    listings: Vec<Listing>,
+    v4: Vec<(u32, u32, ListingId)>,
+    v6: Vec<(u128, u128, ListingId)>,
+    domains: Vec<(String, ListingId)>,
+}
+
+/// Code and TXT of the RFC 5782 test entries.
+pub const TEST_CATEGORY: &str = "rfc5782-test";
+
+impl SnapshotBuilder {
+    /// Starts a snapshot with the given zones and categories. The RFC 5782 test entries
+    /// (127.0.0.2 and, through the IPv4-mapped form, ::ffff:7f00:2 in address zones; `test`
+    /// in domain zones) are always added, whatever the register holds.
+    pub fn new(serial: u32, zones: Vec<ZoneSpec>, mut categories: Vec<Category>) -> Self {
+        categories.push(Category {
+            name: TEST_CATEGORY.to_string(),
+            code: [127, 0, 0, 2].into(),
+            txt: "RFC 5782 test entry".to_string(),
+        });
+        let test_category = categories.len() - 1;
+        let mut builder = SnapshotBuilder {
+            serial,
+            zones,
+            categories,
+            listings: Vec::new(),
+            v4: Vec::new(),
+            v6: Vec::new(),
+            domains: Vec::new(),
+        };
+        let test = builder.add_listing(Listing {
+            provider: "RFC 5782 test entry".to_string(),
+            operator: None,
+            category: test_category,
+            source: ListingSource::TestEntry,
+            listed_since: None,
+        });
+        builder.add_range(AddrRange::single([127, 0, 0, 2].into()), test);
+        builder.add_domain("test", test);
+        builder
+    }
+
+    /// Registers a listing and returns its id for [`add_range`](Self::add_range) and
+    /// [`add_domain`](Self::add_domain).
+    pub fn add_listing(&mut self, listing: Listing) -> ListingId {
+        self.listings.push(listing);
+        (self.listings.len() - 1) as ListingId
+    }
+
+    pub fn add_range(&mut self, range: AddrRange, listing: ListingId) {
+        match range {
+            AddrRange::V4 { start, end } => self.v4.push((start, end, listing)),
+            AddrRange::V6 { start, end } => self.v6.push((start, end, listing)),
+        }
+    }
+
+    /// Adds a listed domain; the name is stored in lower case without a trailing dot.
+    pub fn add_domain(&mut self, domain: &str, listing: ListingId) {
+        let name = domain.trim_end_matches('.').to_ascii_lowercase();
+        self.domains.push((name, listing));
+    }
+
+    /// Validates the categories and zones and builds the lookup tables of every zone.
+    pub fn build(self) -> Result<Snapshot, SnapshotError> {
+        for category in &self.categories {
+            category.validate()?;
+        }
+        let category_names: Vec<&str> = self.categories.iter().map(|c| c.name.as_str()).collect();
+        for listing in &self.listings {
+            if listing.category >= self.categories.len() {
+                return Err(SnapshotError::CategoryIndex(
+                    listing.category,
+                    self.categories.len(),
+                ));
+            }
+        }
+
+        let mut zones = Vec::with_capacity(self.zones.len());
+        for spec in self.zones {
+            if zones.iter().any(|zone: &Zone| zone.spec.name == spec.name) {
+                return Err(SnapshotError::DuplicateZone(spec.name));
+            }
+            for name in spec.categories.iter().flatten() {
+                if !category_names.contains(&name.as_str()) {
+                    return Err(SnapshotError::UnknownCategory {
+                        zone: spec.name.clone(),
+                        category: name.clone(),
+                    });
+                }
+            }
+            let serves = |id: ListingId| {
+                let listing = &self.listings[id as usize];
+                let category = &self.categories[listing.category];
+                category.name == TEST_CATEGORY || spec.serves_category(&category.name)
+            };
+            let (v4, v6, domains) = match spec.kind {
+                ZoneKind::Address => {
+                    let v4 = self.v4.iter().copied().filter(|e| serves(e.2)).collect();
+                    let v6 = self.v6.iter().copied().filter(|e| serves(e.2)).collect();
+                    (RangeTable::build(v4), RangeTable::build(v6), HashMap::new())
+                }
+                ZoneKind::Domain => {
+                    let mut domains: HashMap<String, Vec<ListingId>> = HashMap::new();
+                    for (name, id) in &self.domains {
+                        if serves(*id) {
+                            domains.entry(name.clone()).or_default().push(*id);
+                        }
+                    }
+                    let domains = domains
+                        .into_iter()
+                        .map(|(name, mut ids)| {
+                            ids.sort_unstable();
+                            ids.dedup();
+                            (name, ids.into_boxed_slice())
+                        })
+                        .collect();
+                    (RangeTable::default(), RangeTable::default(), domains)
+                }
+            };
+            let labels = spec
+                .name
+                .split('.')
+                .filter(|label| !label.is_empty())
+                .map(str::to_ascii_lowercase)
+                .collect();
+            zones.push(Zone {
+                spec,
+                labels,
+                v4,
+                v6,
+                domains,
+            });
+        }
+        zones.sort_by_key(|zone| std::cmp::Reverse(zone.label_count()));
+
+        Ok(Snapshot {
+            serial: self.serial,
+            categories: self.categories,
+            listings: self.listings,
+            zones,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_v4(entries: &[(u32, u32, ListingId)]) -> RangeTable<u32> {
+        RangeTable::build(entries.to_vec())
+    }
+
+    #[test]
+    fn range_table_overlaps() {
+        // 10..=20 by listing 0, 15..=30 by listing 1, 31..=40 by listing 1 (adjacent).
+        let table = table_v4(&[(10, 20, 0), (15, 30, 1), (31, 40, 1)]);
+        let segments: Vec<_> = table
+            .segments()
+            .map(|(s, e, ids)| (s, e, ids.to_vec()))
+            .collect();
+        assert_eq!(
+            segments,
+            vec![(10, 14, vec![0]), (15, 20, vec![0, 1]), (21, 40, vec![1])]
+        );
+        assert_eq!(table.lookup(9), None);
+        assert_eq!(table.lookup(10), Some(&[0][..]));
+        assert_eq!(table.lookup(20), Some(&[0, 1][..]));
+        assert_eq!(table.lookup(40), Some(&[1][..]));
+        assert_eq!(table.lookup(41), None);
+    }
+
+    #[test]
+    fn range_table_edges_of_space() {
+        let table = table_v4(&[(0, 0, 0), (u32::MAX - 1, u32::MAX, 1)]);
+        assert_eq!(table.lookup(0), Some(&[0][..]));
+        assert_eq!(table.lookup(1), None);
+        assert_eq!(table.lookup(u32::MAX), Some(&[1][..]));
+        let all = RangeTable::<u128>::build(vec![(0, u128::MAX, 3)]);
+        assert_eq!(all.lookup(u128::MAX / 2), Some(&[3][..]));
+        assert_eq!(all.segment_count(), 1);
+    }
+
+    #[test]
+    fn range_table_intersects() {
+        let table = table_v4(&[(100, 200, 0)]);
+        assert!(table.intersects(0, 100));
+        assert!(table.intersects(150, 160));
+        assert!(table.intersects(200, 300));
+        assert!(!table.intersects(0, 99));
+        assert!(!table.intersects(201, 300));
+    }
+
+    #[test]
+    fn range_table_nested_duplicate() {
+        // The same listing twice over a range, and a hole between two ranges.
+        let table = table_v4(&[(10, 20, 0), (12, 14, 0), (30, 40, 0)]);
+        let segments: Vec<_> = table
+            .segments()
+            .map(|(s, e, ids)| (s, e, ids.to_vec()))
+            .collect();
+        assert_eq!(segments, vec![(10, 20, vec![0]), (30, 40, vec![0])]);
+    }
+}
