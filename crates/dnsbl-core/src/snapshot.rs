@@ -5,7 +5,7 @@
 //! cover it; a lookup is one binary search. Listing sets are interned, so the millions of
 //! addresses of one provider share one small slice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{Category, CodeError, Listing, ListingSource, ZoneKind, ZoneSpec};
 use crate::net::AddrRange;
@@ -41,6 +41,9 @@ impl AddrKey for u128 {
     }
 }
 
+/// Marks an allow-list range in the sweep; never a real listing id.
+const EXCLUDED: ListingId = ListingId::MAX;
+
 /// Disjoint, sorted address segments, each with the set of listings that cover it.
 #[derive(Clone, Debug, Default)]
 pub struct RangeTable<T> {
@@ -51,8 +54,14 @@ pub struct RangeTable<T> {
 }
 
 impl<T: AddrKey> RangeTable<T> {
-    /// Builds the table from possibly overlapping `(start, end, listing)` triples.
-    fn build(mut entries: Vec<(T, T, ListingId)>) -> Self {
+    /// Builds the table from possibly overlapping `(start, end, listing)` triples. Addresses
+    /// covered by an `exclusions` range are left out, whatever lists them.
+    fn build(mut entries: Vec<(T, T, ListingId)>, exclusions: &[(T, T)]) -> Self {
+        entries.extend(
+            exclusions
+                .iter()
+                .map(|&(start, end)| (start, end, EXCLUDED)),
+        );
         // A sweep over start and end events; `None` stands for the position after T::MAX.
         let mut events: Vec<(Option<T>, bool, ListingId)> = Vec::with_capacity(entries.len() * 2);
         for (start, end, id) in entries.drain(..) {
@@ -91,7 +100,7 @@ impl<T: AddrKey> RangeTable<T> {
                 }
                 index += 1;
             }
-            if active.is_empty() {
+            if active.is_empty() || active.contains_key(&EXCLUDED) {
                 continue;
             }
             let segment_end = match events.get(index).map(|event| event.0) {
@@ -165,8 +174,11 @@ pub struct Zone {
     labels: Vec<String>,
     pub v4: RangeTable<u32>,
     pub v6: RangeTable<u128>,
-    /// Listed domains (lower case, no trailing dot) with their listings.
+    /// Listed domains (lower case, no trailing dot) with their listings. A listed domain
+    /// also lists its subdomains.
     pub domains: HashMap<String, Box<[ListingId]>>,
+    /// Allow-listed domains: these and their subdomains are never listed in this zone.
+    pub excluded_domains: HashSet<String>,
 }
 
 impl Zone {
@@ -241,6 +253,10 @@ pub struct SnapshotBuilder {
     v4: Vec<(u32, u32, ListingId)>,
     v6: Vec<(u128, u128, ListingId)>,
     domains: Vec<(String, ListingId)>,
+    /// Allow-list ranges with the zone they apply to (`None`: every zone).
+    excluded_ranges: Vec<(AddrRange, Option<String>)>,
+    /// Allow-listed domains (each with its subdomains) and the zone they apply to.
+    excluded_domains: Vec<(String, Option<String>)>,
 }
 
 /// Code and TXT of the RFC 5782 test entries.
@@ -265,6 +281,8 @@ impl SnapshotBuilder {
             v4: Vec::new(),
             v6: Vec::new(),
             domains: Vec::new(),
+            excluded_ranges: Vec::new(),
+            excluded_domains: Vec::new(),
         };
         let test = builder.add_listing(Listing {
             provider: "RFC 5782 test entry".to_string(),
@@ -296,6 +314,22 @@ impl SnapshotBuilder {
     pub fn add_domain(&mut self, domain: &str, listing: ListingId) {
         let name = domain.trim_end_matches('.').to_ascii_lowercase();
         self.domains.push((name, listing));
+    }
+
+    /// Exempts a range from listing, in one zone (by apex name) or, with `None`, in all.
+    pub fn exclude_range(&mut self, range: AddrRange, zone: Option<&str>) {
+        self.excluded_ranges.push((
+            range,
+            zone.map(|z| z.trim_end_matches('.').to_ascii_lowercase()),
+        ));
+    }
+
+    /// Exempts a domain and its subdomains, in one zone or, with `None`, in all.
+    pub fn exclude_domain(&mut self, domain: &str, zone: Option<&str>) {
+        self.excluded_domains.push((
+            domain.trim_end_matches('.').to_ascii_lowercase(),
+            zone.map(|z| z.trim_end_matches('.').to_ascii_lowercase()),
+        ));
     }
 
     /// Validates the categories and zones and builds the lookup tables of every zone.
@@ -331,11 +365,31 @@ impl SnapshotBuilder {
                 let category = &self.categories[listing.category];
                 category.name == TEST_CATEGORY || spec.serves_category(&category.name)
             };
+            let applies = |zone: &Option<String>| zone.as_ref().is_none_or(|z| *z == spec.name);
+            let mut excluded_v4 = Vec::new();
+            let mut excluded_v6 = Vec::new();
+            for (range, zone) in &self.excluded_ranges {
+                match *range {
+                    AddrRange::V4 { start, end } if applies(zone) => excluded_v4.push((start, end)),
+                    AddrRange::V6 { start, end } if applies(zone) => excluded_v6.push((start, end)),
+                    _ => {}
+                }
+            }
+            let excluded_domains: HashSet<String> = self
+                .excluded_domains
+                .iter()
+                .filter(|(_, zone)| applies(zone))
+                .map(|(domain, _)| domain.clone())
+                .collect();
             let (v4, v6, domains) = match spec.kind {
                 ZoneKind::Address => {
                     let v4 = self.v4.iter().copied().filter(|e| serves(e.2)).collect();
                     let v6 = self.v6.iter().copied().filter(|e| serves(e.2)).collect();
-                    (RangeTable::build(v4), RangeTable::build(v6), HashMap::new())
+                    (
+                        RangeTable::build(v4, &excluded_v4),
+                        RangeTable::build(v6, &excluded_v6),
+                        HashMap::new(),
+                    )
                 }
                 ZoneKind::Domain => {
                     let mut domains: HashMap<String, Vec<ListingId>> = HashMap::new();
@@ -367,6 +421,7 @@ impl SnapshotBuilder {
                 v4,
                 v6,
                 domains,
+                excluded_domains,
             });
         }
         zones.sort_by_key(|zone| std::cmp::Reverse(zone.label_count()));
@@ -385,7 +440,7 @@ mod tests {
     use super::*;
 
     fn table_v4(entries: &[(u32, u32, ListingId)]) -> RangeTable<u32> {
-        RangeTable::build(entries.to_vec())
+        RangeTable::build(entries.to_vec(), &[])
     }
 
     #[test]
@@ -413,7 +468,7 @@ mod tests {
         assert_eq!(table.lookup(0), Some(&[0][..]));
         assert_eq!(table.lookup(1), None);
         assert_eq!(table.lookup(u32::MAX), Some(&[1][..]));
-        let all = RangeTable::<u128>::build(vec![(0, u128::MAX, 3)]);
+        let all = RangeTable::<u128>::build(vec![(0, u128::MAX, 3)], &[]);
         assert_eq!(all.lookup(u128::MAX / 2), Some(&[3][..]));
         assert_eq!(all.segment_count(), 1);
     }
@@ -426,6 +481,19 @@ mod tests {
         assert!(table.intersects(200, 300));
         assert!(!table.intersects(0, 99));
         assert!(!table.intersects(201, 300));
+    }
+
+    #[test]
+    fn range_table_exclusions_cut_holes() {
+        let table = RangeTable::<u32>::build(vec![(10, 40, 0), (20, 30, 1)], &[(15, 22), (40, 50)]);
+        let segments: Vec<_> = table
+            .segments()
+            .map(|(s, e, ids)| (s, e, ids.to_vec()))
+            .collect();
+        assert_eq!(
+            segments,
+            vec![(10, 14, vec![0]), (23, 30, vec![0, 1]), (31, 39, vec![0])]
+        );
     }
 
     #[test]
