@@ -1,5 +1,6 @@
 //! `register.toml`: categories, operators, providers and allow-list entries.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use dnsbl_core::{AddrRange, Category};
@@ -165,28 +166,32 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Register, ConfigError> {
     }
 
     let mut operators: Vec<OperatorEntry> = Vec::new();
+    let mut operator_names: HashSet<String> = HashSet::new();
     for operator in file.operators {
-        if operators.iter().any(|o| o.name == operator.name) {
+        if !operator_names.insert(operator.name.clone()) {
             let place = format!("operator {:?}", operator.name);
             return Err(invalid(place, "the operator is defined twice".into()));
         }
         operators.push(operator);
     }
 
+    // Name sets keep the checks linear: a register may list every ASN as a provider.
+    let category_names: HashSet<String> = categories.iter().map(|c| c.name.clone()).collect();
+    let mut provider_names: HashSet<String> = HashSet::new();
     let mut providers: Vec<ProviderEntry> = Vec::new();
     for raw in file.providers {
         let place = format!("provider {:?}", raw.name);
-        if providers.iter().any(|p| p.name == raw.name) {
+        if !provider_names.insert(raw.name.clone()) {
             return Err(invalid(place, "the provider is defined twice".into()));
         }
-        if !categories.iter().any(|c| c.name == raw.category) {
+        if !category_names.contains(&raw.category) {
             return Err(invalid(
                 place,
                 format!("category {:?} is not defined", raw.category),
             ));
         }
         if let Some(operator) = &raw.operator
-            && !operators.iter().any(|o| &o.name == operator)
+            && !operator_names.contains(operator)
         {
             return Err(invalid(
                 place,

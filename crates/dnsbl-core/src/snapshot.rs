@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::answer::{ZoneNameError, ZoneRecords};
 use crate::model::{Category, CodeError, Listing, ListingSource, ZoneKind, ZoneSpec};
 use crate::net::AddrRange;
 
@@ -179,6 +180,11 @@ pub struct Zone {
     pub domains: HashMap<String, Box<[ListingId]>>,
     /// Allow-listed domains: these and their subdomains are never listed in this zone.
     pub excluded_domains: HashSet<String>,
+    /// Proper parents of the domains that are listed after exclusions (`com` for
+    /// `example.com`): names that exist only because a listed name lies below them.
+    pub domain_parents: HashSet<String>,
+    /// The SOA and NS records of the apex.
+    pub records: ZoneRecords,
 }
 
 impl Zone {
@@ -242,6 +248,8 @@ pub enum SnapshotError {
     UnknownCategory { zone: String, category: String },
     #[error("listing refers to category index {0}, but only {1} categories are defined")]
     CategoryIndex(usize, usize),
+    #[error(transparent)]
+    ZoneName(#[from] ZoneNameError),
 }
 
 /// Collects categories, listings and their ranges and domains, then builds a [`Snapshot`].
@@ -303,10 +311,14 @@ impl SnapshotBuilder {
         (self.listings.len() - 1) as ListingId
     }
 
+    /// Adds a listed range. The part of an IPv6 range inside ::ffff:0:0/96 is stored as
+    /// IPv4, because queries for IPv4-mapped addresses are looked up as IPv4.
     pub fn add_range(&mut self, range: AddrRange, listing: ListingId) {
-        match range {
-            AddrRange::V4 { start, end } => self.v4.push((start, end, listing)),
-            AddrRange::V6 { start, end } => self.v6.push((start, end, listing)),
+        for part in split_mapped(range) {
+            match part {
+                AddrRange::V4 { start, end } => self.v4.push((start, end, listing)),
+                AddrRange::V6 { start, end } => self.v6.push((start, end, listing)),
+            }
         }
     }
 
@@ -317,11 +329,13 @@ impl SnapshotBuilder {
     }
 
     /// Exempts a range from listing, in one zone (by apex name) or, with `None`, in all.
+    /// An IPv4-mapped part of an IPv6 range is exempted as IPv4, as in
+    /// [`add_range`](Self::add_range).
     pub fn exclude_range(&mut self, range: AddrRange, zone: Option<&str>) {
-        self.excluded_ranges.push((
-            range,
-            zone.map(|z| z.trim_end_matches('.').to_ascii_lowercase()),
-        ));
+        let zone = zone.map(|z| z.trim_end_matches('.').to_ascii_lowercase());
+        for part in split_mapped(range) {
+            self.excluded_ranges.push((part, zone.clone()));
+        }
     }
 
     /// Exempts a domain and its subdomains, in one zone or, with `None`, in all.
@@ -409,6 +423,8 @@ impl SnapshotBuilder {
                     (RangeTable::default(), RangeTable::default(), domains)
                 }
             };
+            let domain_parents = parents_of_listed(&domains, &excluded_domains);
+            let records = ZoneRecords::new(&spec, self.serial)?;
             let labels = spec
                 .name
                 .split('.')
@@ -422,6 +438,8 @@ impl SnapshotBuilder {
                 v6,
                 domains,
                 excluded_domains,
+                domain_parents,
+                records,
             });
         }
         zones.sort_by_key(|zone| std::cmp::Reverse(zone.label_count()));
@@ -433,6 +451,73 @@ impl SnapshotBuilder {
             zones,
         })
     }
+}
+
+/// The IPv4-mapped IPv6 addresses, ::ffff:0:0/96 (RFC 4291 §2.5.5.2).
+const MAPPED_START: u128 = 0xffff << 32;
+const MAPPED_END: u128 = MAPPED_START | 0xffff_ffff;
+
+/// Splits an IPv6 range into the parts below, inside and above ::ffff:0:0/96, with the
+/// inside part as an IPv4 range. An IPv4 range is returned unchanged.
+fn split_mapped(range: AddrRange) -> Vec<AddrRange> {
+    let AddrRange::V6 { start, end } = range else {
+        return vec![range];
+    };
+    if end < MAPPED_START || start > MAPPED_END {
+        return vec![range];
+    }
+    let mut parts = Vec::with_capacity(3);
+    if start < MAPPED_START {
+        parts.push(AddrRange::V6 {
+            start,
+            end: MAPPED_START - 1,
+        });
+    }
+    parts.push(AddrRange::V4 {
+        start: (start.max(MAPPED_START) - MAPPED_START) as u32,
+        end: (end.min(MAPPED_END) - MAPPED_START) as u32,
+    });
+    if end > MAPPED_END {
+        parts.push(AddrRange::V6 {
+            start: MAPPED_END + 1,
+            end,
+        });
+    }
+    parts
+}
+
+/// The proper parents of every listed domain that no exclusion removes.
+fn parents_of_listed(
+    domains: &HashMap<String, Box<[ListingId]>>,
+    excluded: &HashSet<String>,
+) -> HashSet<String> {
+    let is_excluded = |domain: &str| {
+        let mut suffix = domain;
+        loop {
+            if excluded.contains(suffix) {
+                return true;
+            }
+            match suffix.split_once('.') {
+                Some((_, parent)) => suffix = parent,
+                None => return false,
+            }
+        }
+    };
+    let mut parents = HashSet::new();
+    for domain in domains.keys() {
+        if is_excluded(domain) {
+            continue;
+        }
+        let mut suffix = domain.as_str();
+        while let Some((_, parent)) = suffix.split_once('.') {
+            if !parents.insert(parent.to_string()) {
+                // Its own parents were added together with it.
+                break;
+            }
+            suffix = parent;
+        }
+    }
+    parents
 }
 
 #[cfg(test)]
@@ -505,5 +590,27 @@ mod tests {
             .map(|(s, e, ids)| (s, e, ids.to_vec()))
             .collect();
         assert_eq!(segments, vec![(10, 20, vec![0]), (30, 40, vec![0])]);
+    }
+
+    #[test]
+    fn split_mapped_ranges() {
+        let range = |text: &str| text.parse::<AddrRange>().unwrap();
+        assert_eq!(
+            split_mapped(range("::ffff:192.0.2.0/120")),
+            [range("192.0.2.0/24")]
+        );
+        assert_eq!(
+            split_mapped(range("::fffe:ffff:ffff-::1:0:0:1")),
+            [
+                range("::fffe:ffff:ffff-::fffe:ffff:ffff"),
+                range("0.0.0.0/0"),
+                range("::1:0:0:0-::1:0:0:1"),
+            ]
+        );
+        assert_eq!(
+            split_mapped(range("2001:db8::/32")),
+            [range("2001:db8::/32")]
+        );
+        assert_eq!(split_mapped(range("192.0.2.0/24")), [range("192.0.2.0/24")]);
     }
 }

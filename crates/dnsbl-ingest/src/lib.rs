@@ -1,1 +1,204 @@
-//! placeholder
+//! Reads IP-to-ASN routing data into the store and expands the listed providers into
+//! address ranges.
+//!
+//! [`ingest`] replaces the routing snapshot with new CSV files and expands; [`expand`]
+//! expands again from the stored routing snapshot, after a change of the register. Both
+//! write everything in one transaction: on any error the store keeps its previous routing
+//! data, listed ranges and serial.
+
+mod expansion;
+mod parse;
+mod summary;
+
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+use dnsbl_store::{RunKind, RunRecord, Store, StoreError, Update};
+
+pub use expansion::{ExpandedRanges, Expansion};
+pub use parse::{ParseError, RoutingFile, parse_routing, read_routing_file};
+pub use summary::{ExpandSummary, IngestSummary};
+
+/// Errors from an ingest or an expansion.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no routing data files given; pass at least one CSV file")]
+    NoFiles,
+    #[error("the routing file reader failed: {0}")]
+    Reader(String),
+}
+
+/// Reads the routing data `files`, replaces the stored routing snapshot with their rows and
+/// expands every active provider, in one transaction.
+///
+/// All files are parsed before the database is touched, so an invalid line changes
+/// nothing. A failed run is recorded in `ingest_runs` after the rollback.
+pub async fn ingest(store: &Store, files: &[PathBuf]) -> Result<IngestSummary, IngestError> {
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
+    tracing::info!(files = files.len(), "ingest started");
+    let mut summary = IngestSummary {
+        files: files.len(),
+        ..IngestSummary::default()
+    };
+    let result = ingest_files(store, files, &mut summary).await;
+    summary.seconds = clock.elapsed().as_secs_f64();
+    let mut run = run_record(RunKind::Ingest, started_at, files, &summary);
+    let result = match result {
+        Ok(update) => commit_with_run(update, &run).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(
+                rows_v4 = summary.rows_v4,
+                rows_v6 = summary.rows_v6,
+                providers = summary.providers_expanded,
+                ranges_v4 = summary.ranges_v4,
+                ranges_v6 = summary.ranges_v6,
+                serial = summary.serial,
+                seconds = summary.seconds,
+                "ingest finished"
+            );
+            Ok(summary)
+        }
+        Err(error) => {
+            run.error = Some(error.to_string());
+            record_failure(store, &run, &error).await;
+            Err(error)
+        }
+    }
+}
+
+/// Parses the files and runs the update up to, not including, the commit.
+async fn ingest_files(
+    store: &Store,
+    files: &[PathBuf],
+    summary: &mut IngestSummary,
+) -> Result<Update, IngestError> {
+    if files.is_empty() {
+        return Err(IngestError::NoFiles);
+    }
+    let paths = files.to_vec();
+    let parsed = tokio::task::spawn_blocking(move || {
+        paths
+            .iter()
+            .map(|path| read_routing_file(path))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|error| IngestError::Reader(error.to_string()))??;
+
+    let mut rows = Vec::with_capacity(parsed.iter().map(|file| file.rows.len()).sum());
+    let mut sources = Vec::with_capacity(parsed.len());
+    for file in parsed {
+        sources.push(file.source);
+        rows.extend(file.rows);
+    }
+    summary.rows_v4 = rows.iter().filter(|row| row.range.is_ipv4()).count() as u64;
+    summary.rows_v6 = rows.len() as u64 - summary.rows_v4;
+
+    let mut update = store.begin_update().await?;
+    update.replace_routing(&rows, &sources).await?;
+    drop(rows);
+    let counts = expansion::expand_in(&mut update).await?;
+    summary.providers_expanded = counts.providers_expanded;
+    summary.ranges_v4 = counts.ranges_v4;
+    summary.ranges_v6 = counts.ranges_v6;
+    summary.addresses_v4 = counts.addresses_v4;
+    summary.addresses_v6 = counts.addresses_v6;
+    summary.serial = update.bump_serial().await?;
+    Ok(update)
+}
+
+/// Expands every active provider again from the stored routing snapshot and replaces the
+/// listed ranges, in one transaction. Used after a change of the register.
+pub async fn expand(store: &Store) -> Result<ExpandSummary, IngestError> {
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
+    let mut summary = ExpandSummary::default();
+    let result = expand_stored(store, &mut summary).await;
+    summary.seconds = clock.elapsed().as_secs_f64();
+    let as_ingest = IngestSummary {
+        providers_expanded: summary.providers_expanded,
+        ranges_v4: summary.ranges_v4,
+        ranges_v6: summary.ranges_v6,
+        addresses_v4: summary.addresses_v4,
+        addresses_v6: summary.addresses_v6,
+        serial: summary.serial,
+        seconds: summary.seconds,
+        ..IngestSummary::default()
+    };
+    let mut run = run_record(RunKind::Expand, started_at, &[], &as_ingest);
+    let result = match result {
+        Ok(update) => commit_with_run(update, &run).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(%summary, "expansion finished");
+            Ok(summary)
+        }
+        Err(error) => {
+            run.error = Some(error.to_string());
+            record_failure(store, &run, &error).await;
+            Err(error)
+        }
+    }
+}
+
+/// Runs the expansion update up to, not including, the commit.
+async fn expand_stored(store: &Store, summary: &mut ExpandSummary) -> Result<Update, IngestError> {
+    let mut update = store.begin_update().await?;
+    let counts = expansion::expand_in(&mut update).await?;
+    summary.providers_expanded = counts.providers_expanded;
+    summary.ranges_v4 = counts.ranges_v4;
+    summary.ranges_v6 = counts.ranges_v6;
+    summary.addresses_v4 = counts.addresses_v4;
+    summary.addresses_v6 = counts.addresses_v6;
+    summary.serial = update.bump_serial().await?;
+    Ok(update)
+}
+
+fn run_record(
+    kind: RunKind,
+    started_at: SystemTime,
+    sources: &[PathBuf],
+    summary: &IngestSummary,
+) -> RunRecord {
+    RunRecord {
+        kind,
+        started_at,
+        finished_at: SystemTime::now(),
+        sources: sources.to_vec(),
+        rows_v4: summary.rows_v4,
+        rows_v6: summary.rows_v6,
+        providers_expanded: summary.providers_expanded,
+        ranges_v4: summary.ranges_v4,
+        ranges_v6: summary.ranges_v6,
+        addresses_v4: summary.addresses_v4,
+        addresses_v6: summary.addresses_v6,
+        seconds: summary.seconds,
+        error: None,
+    }
+}
+
+/// Records a successful run inside its update and commits both.
+async fn commit_with_run(mut update: Update, run: &RunRecord) -> Result<(), IngestError> {
+    update.record_run(run).await?;
+    update.commit().await?;
+    Ok(())
+}
+
+/// Records a failed run after its transaction was rolled back. A failure to record is
+/// logged and otherwise ignored, because the caller reports the original error.
+async fn record_failure(store: &Store, run: &RunRecord, error: &IngestError) {
+    tracing::error!(%error, kind = ?run.kind, "routing data update failed; the stored data is unchanged");
+    if let Err(record_error) = store.record_run(run).await {
+        tracing::warn!(error = %record_error, "failed to record the failed run in ingest_runs");
+    }
+}

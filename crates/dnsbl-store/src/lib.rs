@@ -1,1 +1,103 @@
-//! placeholder
+//! The SQLite store of dnsbl: the register (categories, operators, providers, allow-list
+//! entries), the current routing snapshot, the expanded listed ranges, the log of ingest
+//! runs and the serial of the listings.
+//!
+//! The schema lives in `migrations/` at the workspace root and is applied by
+//! [`Store::open`]. This crate contains all the SQL of the project: the ingest crate computes
+//! the expansion and writes it through an [`Update`] transaction.
+
+mod addr;
+mod error;
+mod open;
+mod register;
+mod register_provider;
+mod register_read;
+mod runs;
+mod snapshot;
+mod update;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::{SqliteConnection, SqlitePool};
+
+pub use error::StoreError;
+pub use register::{ChangeCounts, REMOVED_REASON, RegisterChanges};
+pub use runs::{RunKind, RunRecord};
+pub use update::{
+    ExpansionInput, ListedRange, ProviderTargets, RoutingRow, RoutingSource, SourceKey, Update,
+};
+
+/// The dnsbl database: a pool of SQLite connections to one file.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Returns whether a routing snapshot has been ingested.
+    pub async fn has_routing_data(&self) -> Result<bool, StoreError> {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM routing_ranges)")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(exists)
+    }
+
+    /// Returns the serial of the listings, used as the SOA serial.
+    pub async fn serial(&self) -> Result<u32, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read_serial(&mut conn).await
+    }
+}
+
+async fn read_serial(conn: &mut SqliteConnection) -> Result<u32, StoreError> {
+    let serial: i64 = sqlx::query_scalar("SELECT serial FROM state WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?;
+    u32::try_from(serial)
+        .map_err(|_| StoreError::InvalidData(format!("serial {serial} is not a 32-bit value")))
+}
+
+/// Increases the serial and returns the new value.
+///
+/// The new serial is the old one plus one, or the current Unix time in seconds when that is
+/// larger. Unix time keeps the serial increasing even when the database is recreated, so
+/// secondaries and caches that saw an older database still take the new data.
+pub(crate) async fn bump_serial(conn: &mut SqliteConnection) -> Result<u32, StoreError> {
+    let old = read_serial(conn).await?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX))
+        .unwrap_or(0);
+    let new = old.wrapping_add(1).max(now);
+    sqlx::query("UPDATE state SET serial = ? WHERE id = 1")
+        .bind(new)
+        .execute(&mut *conn)
+        .await?;
+    Ok(new)
+}
+
+/// Formats today's date in UTC as `YYYY-MM-DD`.
+pub(crate) fn today() -> String {
+    let date = time::OffsetDateTime::now_utc().date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+/// Formats the current time in UTC as RFC 3339.
+pub(crate) fn now_rfc3339() -> String {
+    format_rfc3339(time::OffsetDateTime::now_utc())
+}
+
+pub(crate) fn format_rfc3339(moment: time::OffsetDateTime) -> String {
+    moment
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| moment.unix_timestamp().to_string())
+}

@@ -1,1 +1,42 @@
-fn main() {}
+//! `dnsbl`: the command-line entry point. It parses arguments, sets up logging and the
+//! Tokio runtime, and hands over to the subcommand in its own module.
+
+mod cli;
+mod ingest;
+mod serve;
+
+use std::io::IsTerminal;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(&cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Ingest(args) => ingest::run(args).await,
+        }
+    })
+}
+
+/// Logs to stderr. `RUST_LOG` overrides the default filter, which keeps lifecycle events
+/// at info and silences hickory-server's own log line for every response.
+fn init_tracing(format: &cli::LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,hickory_server=warn,hickory_net=warn,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        cli::LogFormat::Text => builder.init(),
+        cli::LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,193 @@
+//! DNSBL answers as a pure function of a snapshot and a question.
+//!
+//! Query names follow RFC 5782: reversed IPv4 octets (§2.1), reversed IPv6 nibbles (§2.4)
+//! and domains (§2.3), with the test entries of §5 always present. A listed name has one A
+//! record per distinct category code and one TXT record per listing. NXDOMAIN and NODATA
+//! carry the zone's SOA in the authority section with the negative TTL of RFC 2308 §3.
+//! Names above listed names are empty non-terminals (NODATA, never NXDOMAIN), because
+//! resolvers that follow RFC 8020 treat NXDOMAIN as "nothing below this name".
+
+mod address;
+mod domain;
+mod records;
+mod txt;
+
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+
+pub use records::{ZoneNameError, ZoneRecords};
+pub use txt::render_txt;
+
+use crate::model::ZoneKind;
+use crate::snapshot::{ListingId, Snapshot, Zone};
+
+/// The parts of a response that depend on the data: the DNS front end copies the id,
+/// flags, question and EDNS from the request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    pub rcode: ResponseCode,
+    /// The AA bit: set for names inside a served zone.
+    pub authoritative: bool,
+    pub answers: Vec<Record>,
+    pub authority: Vec<Record>,
+}
+
+impl Answer {
+    /// REFUSED without AA: the name is outside every zone, or the class or type is not
+    /// served.
+    fn refused() -> Self {
+        Answer {
+            rcode: ResponseCode::Refused,
+            authoritative: false,
+            answers: Vec::new(),
+            authority: Vec::new(),
+        }
+    }
+
+    fn positive(answers: Vec<Record>) -> Self {
+        Answer {
+            rcode: ResponseCode::NoError,
+            authoritative: true,
+            answers,
+            authority: Vec::new(),
+        }
+    }
+
+    /// NOERROR without answers (NODATA) or NXDOMAIN, with the SOA in authority.
+    fn negative(zone: &Zone, rcode: ResponseCode) -> Self {
+        Answer {
+            rcode,
+            authoritative: true,
+            answers: Vec::new(),
+            authority: vec![zone.records.negative_soa.clone()],
+        }
+    }
+}
+
+/// The result of looking up a name below the apex of a zone.
+enum Lookup<'z> {
+    /// Listed by these listings (sorted, distinct). `query` is the address or domain in
+    /// text form for the TXT `{query}` placeholder.
+    Listed {
+        listings: Cow<'z, [ListingId]>,
+        query: String,
+    },
+    /// Not listed, but a listed name lies below it.
+    EmptyNonTerminal,
+    NotFound,
+}
+
+/// Builds the answer for one question.
+///
+/// The records in the answer section are owned by `name` exactly as asked, so the letter
+/// case of the query comes back (clients that randomise it, "DNS 0x20", compare it).
+pub fn answer(snapshot: &Snapshot, name: &Name, qtype: RecordType, qclass: DNSClass) -> Answer {
+    let Some(zone) = find_zone(snapshot, name) else {
+        return Answer::refused();
+    };
+    // CHAOS (version.bind), HS, NONE and ANY are not served.
+    if qclass != DNSClass::IN {
+        return Answer::refused();
+    }
+    // The zones are built from a database, not kept as zone files, so there is nothing
+    // to transfer.
+    if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+        return Answer::refused();
+    }
+    let below = name.iter().len() - zone.label_count();
+    if below == 0 {
+        return apex_answer(zone, name, qtype);
+    }
+    let labels = name.iter().take(below);
+    let lookup = match zone.spec.kind {
+        ZoneKind::Address => address::lookup(zone, labels),
+        ZoneKind::Domain => domain::lookup(zone, labels),
+    };
+    match lookup {
+        Lookup::Listed { listings, query } => {
+            listed_answer(snapshot, zone, name, qtype, &listings, &query)
+        }
+        Lookup::EmptyNonTerminal => Answer::negative(zone, ResponseCode::NoError),
+        Lookup::NotFound => Answer::negative(zone, ResponseCode::NXDomain),
+    }
+}
+
+/// Finds the zone with the longest apex that is a suffix of `name`, comparing labels as bytes
+/// so that labels which are not UTF-8 need no conversion.
+fn find_zone<'s>(snapshot: &'s Snapshot, name: &Name) -> Option<&'s Zone> {
+    let label_count = name.iter().len();
+    snapshot.zones.iter().find(|zone| {
+        let apex = zone.labels();
+        apex.len() <= label_count
+            && name
+                .iter()
+                .rev()
+                .zip(apex.iter().rev())
+                .all(|(label, apex_label)| label.eq_ignore_ascii_case(apex_label.as_bytes()))
+    })
+}
+
+fn apex_answer(zone: &Zone, name: &Name, qtype: RecordType) -> Answer {
+    let records = &zone.records;
+    let soa = || records::with_owner(&records.soa, name);
+    let ns = || records.ns.iter().map(|ns| records::with_owner(ns, name));
+    match qtype {
+        RecordType::SOA => Answer::positive(vec![soa()]),
+        RecordType::NS => Answer::positive(ns().collect()),
+        RecordType::ANY => Answer::positive(std::iter::once(soa()).chain(ns()).collect()),
+        _ => Answer::negative(zone, ResponseCode::NoError),
+    }
+}
+
+fn listed_answer(
+    snapshot: &Snapshot,
+    zone: &Zone,
+    name: &Name,
+    qtype: RecordType,
+    listings: &[ListingId],
+    query: &str,
+) -> Answer {
+    let ttl = zone.spec.ttl;
+    let a_records = || {
+        let mut codes: Vec<_> = listings
+            .iter()
+            .map(|&id| snapshot.categories[snapshot.listings[id as usize].category].code)
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+            .into_iter()
+            .map(|code| records::a_record(name, ttl, code))
+            .collect::<Vec<_>>()
+    };
+    let txt_records = || {
+        let mut texts: Vec<String> = Vec::with_capacity(listings.len());
+        for &id in listings {
+            let listing = &snapshot.listings[id as usize];
+            let category = &snapshot.categories[listing.category];
+            let text = render_txt(&category.txt, query, listing, category);
+            if !texts.contains(&text) {
+                texts.push(text);
+            }
+        }
+        texts
+            .iter()
+            .map(|text| records::txt_record(name, ttl, text))
+            .collect::<Vec<_>>()
+    };
+    match qtype {
+        RecordType::A => Answer::positive(a_records()),
+        RecordType::TXT => Answer::positive(txt_records()),
+        RecordType::ANY => {
+            let mut answers = a_records();
+            answers.extend(txt_records());
+            Answer::positive(answers)
+        }
+        _ => Answer::negative(zone, ResponseCode::NoError),
+    }
+}

@@ -1,0 +1,124 @@
+//! TXT templates: the text a DNSBL returns for a listing (RFC 5782 §2.1 leaves its content
+//! to the list).
+
+use std::fmt::Write;
+
+use crate::model::{Category, Listing};
+
+/// Renders a category's TXT template for one listing.
+///
+/// Placeholders:
+/// - `{query}`: the address asked about in its usual text form (`192.0.2.1`,
+///   `2001:db8::1`) or the domain asked about, in lower case;
+/// - `{provider}`: the listed provider;
+/// - `{operator}`: the operator behind the provider, empty when none is recorded;
+/// - `{source}`: why the range or domain is listed (`AS64500`, `192.0.2.0/24`, a domain);
+/// - `{category}`: the category name.
+///
+/// `{{` and `}}` stand for literal braces. Any other brace text, such as an unknown
+/// `{placeholder}`, is copied unchanged.
+pub fn render_txt(template: &str, query: &str, listing: &Listing, category: &Category) -> String {
+    let mut output = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(brace) = rest.find(['{', '}']) {
+        output.push_str(&rest[..brace]);
+        let tail = &rest[brace..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            output.push_str(&tail[..1]);
+            rest = &tail[2..];
+            continue;
+        }
+        if let Some(after) = tail.strip_prefix('}') {
+            output.push('}');
+            rest = after;
+            continue;
+        }
+        let name_len = tail[1..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len() - 1);
+        let name = &tail[1..1 + name_len];
+        let closed = tail[1 + name_len..].starts_with('}');
+        let substituted = closed && substitute(&mut output, name, query, listing, category);
+        if substituted {
+            rest = &tail[name_len + 2..];
+        } else {
+            output.push('{');
+            rest = &tail[1..];
+        }
+    }
+    output.push_str(rest);
+    output
+}
+
+/// Appends the value of placeholder `name`; returns false for an unknown name.
+fn substitute(
+    output: &mut String,
+    name: &str,
+    query: &str,
+    listing: &Listing,
+    category: &Category,
+) -> bool {
+    match name {
+        "query" => output.push_str(query),
+        "provider" => output.push_str(&listing.provider),
+        "operator" => output.push_str(listing.operator.as_deref().unwrap_or("")),
+        "source" => {
+            // Writing to a String cannot fail.
+            let _ = write!(output, "{}", listing.source);
+        }
+        "category" => output.push_str(&category.name),
+        _ => return false,
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ListingSource;
+
+    fn listing(operator: Option<&str>) -> Listing {
+        Listing {
+            provider: "Example Hosting".into(),
+            operator: operator.map(str::to_string),
+            category: 0,
+            source: ListingSource::Asn(64500),
+            listed_since: None,
+        }
+    }
+
+    fn category() -> Category {
+        Category {
+            name: "bad-service-provider".into(),
+            code: [127, 0, 0, 3].into(),
+            txt: String::new(),
+        }
+    }
+
+    #[test]
+    fn render_txt_cases() {
+        let cases = [
+            ("{query} listed", Some("Op"), "192.0.2.1 listed"),
+            (
+                "{provider}/{operator}/{source}/{category}",
+                Some("Op"),
+                "Example Hosting/Op/AS64500/bad-service-provider",
+            ),
+            ("[{operator}]", None, "[]"),
+            ("{{query}} {{{query}}}", None, "{query} {192.0.2.1}"),
+            ("{unknown} {query", None, "{unknown} {query"),
+            ("{ query } {}", None, "{ query } {}"),
+            ("a}b{", None, "a}b{"),
+            ("{a{query}}", None, "{a192.0.2.1}"),
+            ("é{query}ü", None, "é192.0.2.1ü"),
+            ("", None, ""),
+        ];
+        for (template, operator, expected) in cases {
+            assert_eq!(
+                render_txt(template, "192.0.2.1", &listing(operator), &category()),
+                expected,
+                "template {template:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The hickory-server request handler: header, EDNS (RFC 6891) and error codes around the
+//! answer function.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use dnsbl_core::Snapshot;
+use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
+use hickory_server::proto::op::{
+    Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode,
+};
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
+use tracing::warn;
+
+use crate::truncation;
+
+/// The largest UDP payload the server sends and advertises, in bytes: the value DNS Flag
+/// Day 2020 chose so that a response is not fragmented on common paths.
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
+
+/// Payload size of a UDP response without EDNS (RFC 1035 §4.2.1).
+const PLAIN_UDP_PAYLOAD: u16 = 512;
+
+/// The only EDNS version this server implements.
+const EDNS_VERSION: u8 = 0;
+
+/// Answers DNS requests from the snapshot currently stored in the `ArcSwap`. Loading it
+/// takes no lock, so a reload never pauses answers.
+pub struct DnsblHandler {
+    snapshot: Arc<ArcSwap<Snapshot>>,
+}
+
+impl DnsblHandler {
+    pub fn new(snapshot: Arc<ArcSwap<Snapshot>>) -> Self {
+        DnsblHandler { snapshot }
+    }
+}
+
+/// The OPT record of the response: version 0, the DO bit copied (RFC 3225 §3), and a
+/// payload size of the client's value clamped to 512..=1232.
+fn response_edns(request_edns: &Edns) -> Edns {
+    let mut edns = Edns::new();
+    edns.set_version(EDNS_VERSION);
+    edns.set_dnssec_ok(request_edns.flags().dnssec_ok);
+    edns.set_max_payload(request_edns.max_payload().min(MAX_UDP_PAYLOAD));
+    edns
+}
+
+/// Returns the error code for a request that is not answered from the snapshot: an EDNS
+/// version above 0, an opcode other than QUERY, or a question count other than 1.
+fn request_error(request: &Request) -> Option<ResponseCode> {
+    if request
+        .edns
+        .as_ref()
+        .is_some_and(|edns| edns.version() > EDNS_VERSION)
+    {
+        // RFC 6891 §6.1.3: the response carries an OPT record of the version we support.
+        return Some(ResponseCode::BADVERS);
+    }
+    if request.metadata.op_code != OpCode::Query {
+        return Some(ResponseCode::NotImp);
+    }
+    if request.queries.len() != 1 {
+        return Some(ResponseCode::FormErr);
+    }
+    None
+}
+
+#[async_trait::async_trait]
+impl RequestHandler for DnsblHandler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        response_handle: R,
+    ) -> ResponseInfo {
+        let edns = request.edns.as_ref().map(response_edns);
+        let mut builder = MessageResponseBuilder::new(&request.queries, None);
+        if let Some(edns) = &edns {
+            builder.edns(edns);
+        }
+
+        if let Some(rcode) = request_error(request) {
+            let response = builder.error_msg(&request.metadata, rcode);
+            return send(request, response_handle, response).await;
+        }
+
+        let query = request.queries.queries()[0].original();
+        let snapshot = self.snapshot.load();
+        let answer = dnsbl_core::answer(
+            &snapshot,
+            query.name(),
+            query.query_type(),
+            query.query_class(),
+        );
+
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        metadata.response_code = answer.rcode;
+        metadata.authoritative = answer.authoritative;
+        let limit = match request.protocol() {
+            Protocol::Udp => edns.as_ref().map_or(PLAIN_UDP_PAYLOAD, Edns::max_payload),
+            _ => u16::MAX,
+        };
+        let fits = truncation::fits(
+            limit,
+            &request.queries,
+            edns.as_ref(),
+            metadata,
+            &answer.answers,
+            &answer.authority,
+        );
+        let response = if fits {
+            builder.build(
+                metadata,
+                answer.answers.iter(),
+                answer.authority.iter(),
+                std::iter::empty(),
+                std::iter::empty(),
+            )
+        } else {
+            metadata.truncation = true;
+            builder.build(
+                metadata,
+                [].iter(),
+                [].iter(),
+                std::iter::empty(),
+                std::iter::empty(),
+            )
+        };
+        send(request, response_handle, response).await
+    }
+}
+
+async fn send<'a, R: ResponseHandler>(
+    request: &Request,
+    mut response_handle: R,
+    response: MessageResponse<
+        '_,
+        'a,
+        impl Iterator<Item = &'a hickory_server::proto::rr::Record> + Send + 'a,
+        impl Iterator<Item = &'a hickory_server::proto::rr::Record> + Send + 'a,
+        impl Iterator<Item = &'a hickory_server::proto::rr::Record> + Send + 'a,
+        impl Iterator<Item = &'a hickory_server::proto::rr::Record> + Send + 'a,
+    >,
+) -> ResponseInfo {
+    match response_handle.send_response(response).await {
+        Ok(info) => info,
+        Err(error) => {
+            warn!(
+                %error,
+                id = request.metadata.id,
+                client = %request.src(),
+                "failed to send a DNS response"
+            );
+            let mut metadata = Metadata::new(
+                request.metadata.id,
+                MessageType::Response,
+                request.metadata.op_code,
+            );
+            metadata.response_code = ResponseCode::ServFail;
+            ResponseInfo::from(Header {
+                metadata,
+                counts: HeaderCounts::default(),
+            })
+        }
+    }
+}

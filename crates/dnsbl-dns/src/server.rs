@@ -1,0 +1,156 @@
+//! Binding UDP and TCP on one address and running hickory-server until shutdown.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use dnsbl_core::Snapshot;
+use hickory_server::Server;
+use tokio::net::{TcpListener, UdpSocket};
+use tracing::{debug, error};
+
+use crate::handler::DnsblHandler;
+
+/// How many times to pick a new port when `listen` has port 0 and the port the kernel gave
+/// the TCP listener is already taken for UDP.
+const EPHEMERAL_BIND_ATTEMPTS: usize = 16;
+
+/// Settings of the listeners.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// A TCP connection that sends no complete request for this long is closed.
+    pub tcp_idle_timeout: Duration,
+    /// Responses queued for sending per TCP connection.
+    pub tcp_response_buffer: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        // Long enough for a resolver to reuse the connection for its next queries, short
+        // enough that idle connections do not pile up.
+        ServerOptions {
+            tcp_idle_timeout: Duration::from_secs(10),
+            tcp_response_buffer: 32,
+        }
+    }
+}
+
+/// Errors from binding or running the DNS listeners.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("failed to bind TCP on {addr}: {source}")]
+    BindTcp { addr: SocketAddr, source: io::Error },
+    #[error("failed to bind UDP on {addr}: {source}")]
+    BindUdp { addr: SocketAddr, source: io::Error },
+    #[error("a DNS listener stopped: {0}")]
+    Listener(String),
+}
+
+/// A DNS server answering on UDP and TCP of one address from the current snapshot.
+///
+/// The listeners run on the Tokio runtime from [`bind`](Self::bind) on; dropping the
+/// value without [`shutdown`](Self::shutdown) stops them as well.
+pub struct DnsServer {
+    server: Server<DnsblHandler>,
+    local_addr: SocketAddr,
+}
+
+impl DnsServer {
+    /// Binds TCP and UDP on `listen` with default [`ServerOptions`] and starts answering.
+    ///
+    /// With port 0 both sockets share the port the kernel picks, which
+    /// [`local_addr`](Self::local_addr) returns.
+    pub async fn bind(
+        listen: SocketAddr,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+    ) -> Result<Self, ServerError> {
+        Self::bind_with(listen, snapshot, ServerOptions::default()).await
+    }
+
+    /// Binds TCP and UDP on `listen` and starts answering.
+    pub async fn bind_with(
+        listen: SocketAddr,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        options: ServerOptions,
+    ) -> Result<Self, ServerError> {
+        let (tcp, udp) = bind_pair(listen).await?;
+        let local_addr = tcp.local_addr().map_err(|source| ServerError::BindTcp {
+            addr: listen,
+            source,
+        })?;
+        let mut server = Server::new(DnsblHandler::new(snapshot));
+        server.register_listener(tcp, options.tcp_idle_timeout, options.tcp_response_buffer);
+        server.register_socket(udp);
+        debug!(%local_addr, "DNS listeners started");
+        Ok(DnsServer { server, local_addr })
+    }
+
+    /// Returns the address both listeners are bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting requests and waits for the listeners to finish. An error of a
+    /// listener is logged.
+    pub async fn shutdown(mut self) {
+        if let Err(error) = self.server.shutdown_gracefully().await {
+            error!(%error, address = %self.local_addr, "DNS listener failed during shutdown");
+        }
+    }
+
+    /// Answers until `signal` completes, then shuts down. Returns an error when a
+    /// listener stops on its own, for example after its socket failed.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let stopped = tokio::select! {
+            result = self.server.block_until_done() => Some(result),
+            () = signal => None,
+        };
+        match stopped {
+            Some(result) => {
+                let reason = match result {
+                    Ok(()) => "all listeners ended".to_string(),
+                    Err(error) => error.to_string(),
+                };
+                Err(ServerError::Listener(reason))
+            }
+            None => {
+                self.shutdown().await;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Binds TCP first and UDP on the same port. With port 0 the port is chosen for TCP, and
+/// if UDP cannot take it, a new pair is tried.
+async fn bind_pair(listen: SocketAddr) -> Result<(TcpListener, UdpSocket), ServerError> {
+    let attempts = if listen.port() == 0 {
+        EPHEMERAL_BIND_ATTEMPTS
+    } else {
+        1
+    };
+    let mut last_error = None;
+    for _ in 0..attempts {
+        let tcp = TcpListener::bind(listen)
+            .await
+            .map_err(|source| ServerError::BindTcp {
+                addr: listen,
+                source,
+            })?;
+        let addr = tcp.local_addr().map_err(|source| ServerError::BindTcp {
+            addr: listen,
+            source,
+        })?;
+        match UdpSocket::bind(addr).await {
+            Ok(udp) => return Ok((tcp, udp)),
+            Err(source) if source.kind() == io::ErrorKind::AddrInUse && attempts > 1 => {
+                last_error = Some(ServerError::BindUdp { addr, source });
+            }
+            Err(source) => return Err(ServerError::BindUdp { addr, source }),
+        }
+    }
+    Err(last_error.expect("at least one bind attempt ran"))
+}

@@ -1,0 +1,85 @@
+//! Opening the database file: connection settings, refusal of foreign files, migrations.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::{Store, StoreError};
+
+/// How long a connection waits for another writer before failing with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SQLite extended result code SQLITE_NOTADB.
+const SQLITE_NOTADB: &str = "26";
+
+/// The table in which sqlx records the applied migrations.
+const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
+
+impl Store {
+    /// Opens or creates the SQLite file (creating the parent directory), in WAL mode with
+    /// foreign keys on and a busy timeout, then applies the migrations.
+    ///
+    /// A file that is not a SQLite database, or a database with tables of another
+    /// application, is rejected with an error naming the path.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|error| open_error(path, error))?;
+
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .fetch_all(&pool)
+        .await
+        .map_err(|error| open_error(path, error))?;
+        if !tables.is_empty() && !tables.iter().any(|name| name == MIGRATIONS_TABLE) {
+            return Err(StoreError::ForeignSchema {
+                path: path.to_path_buf(),
+                tables: tables.join(", "),
+            });
+        }
+
+        sqlx::migrate!("../../migrations")
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        tracing::debug!(path = %path.display(), "database opened");
+        Ok(Store { pool })
+    }
+}
+
+fn open_error(path: &Path, error: sqlx::Error) -> StoreError {
+    let not_a_database = error
+        .as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == SQLITE_NOTADB);
+    if not_a_database {
+        StoreError::NotADatabase {
+            path: path.to_path_buf(),
+        }
+    } else {
+        StoreError::Open {
+            path: path.to_path_buf(),
+            source: error,
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! Integration tests of the store against real SQLite files in a temporary directory.
+
+use std::path::Path;
+
+use dnsbl_config::{Register, ZonesDir};
+use dnsbl_core::ListingSource;
+use dnsbl_store::{ChangeCounts, REMOVED_REASON, Store, StoreError};
+use sqlx::Row;
+
+const ZONES: &str = "[[zone]]\nname = \"bl.example\"\nkind = \"address\"\n\
+                     [[zone]]\nname = \"dbl.example\"\nkind = \"domain\"\n";
+
+const CATEGORY: &str =
+    "[[category]]\nname = \"bad\"\ncode = \"127.0.0.2\"\ntxt = \"{provider} ({source})\"\n";
+
+/// Parses a register.toml text through dnsbl-config, as the server does.
+fn register(dir: &Path, text: &str) -> ZonesDir {
+    std::fs::write(dir.join("zones.toml"), ZONES).unwrap();
+    std::fs::write(dir.join("register.toml"), text).unwrap();
+    ZonesDir::load(dir).unwrap()
+}
+
+fn provider(name: &str, extra: &str) -> String {
+    format!("[[provider]]\nname = \"{name}\"\ncategory = \"bad\"\n{extra}\n")
+}
+
+fn bundled_register() -> Register {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../zones");
+    ZonesDir::load(&root).unwrap().register
+}
+
+struct ProviderRow {
+    delisted_at: Option<String>,
+    delist_reason: Option<String>,
+    source: String,
+}
+
+async fn provider_row(store: &Store, name: &str) -> Option<ProviderRow> {
+    let row =
+        sqlx::query("SELECT delisted_at, delist_reason, source FROM providers WHERE name = ?")
+            .bind(name)
+            .fetch_optional(store.pool())
+            .await
+            .unwrap()?;
+    Some(ProviderRow {
+        delisted_at: row.get("delisted_at"),
+        delist_reason: row.get("delist_reason"),
+        source: row.get("source"),
+    })
+}
+
+fn today() -> String {
+    let date = time::OffsetDateTime::now_utc().date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+#[tokio::test]
+async fn open_creates_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/dnsbl.db");
+    let store = Store::open(&path).await.unwrap();
+    assert!(path.exists());
+    assert_eq!(store.serial().await.unwrap(), 1);
+    assert!(!store.has_routing_data().await.unwrap());
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(journal, "wal");
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(foreign_keys, 1);
+    store.pool().close().await;
+
+    let store = Store::open(&path).await.unwrap();
+    assert_eq!(store.serial().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn open_rejects_non_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "this is a text file, not a database\n".repeat(200)).unwrap();
+    let error = Store::open(&path).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::NotADatabase { .. }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(&path.display().to_string()),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn open_rejects_foreign_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::query("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let error = Store::open(&path).await.unwrap_err();
+    assert!(
+        matches!(error, StoreError::ForeignSchema { .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("invoices"), "{message}");
+}
+
+#[tokio::test]
+async fn sync_bundled_register() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
+    let register = bundled_register();
+
+    let changes = store.sync_register(&register).await.unwrap();
+    assert!(changes.changed);
+    assert!(changes.ranges_changed);
+    assert_eq!(changes.categories.added, 3);
+    assert_eq!(changes.operators.added, 1);
+    assert_eq!(changes.providers.added, register.providers.len());
+    let serial = store.serial().await.unwrap();
+    assert!(serial > 1, "serial {serial}");
+
+    let again = store.sync_register(&register).await.unwrap();
+    assert!(!again.changed, "{again:?}");
+    assert_eq!(store.serial().await.unwrap(), serial);
+
+    let aliases: i64 = sqlx::query_scalar("SELECT count(*) FROM operator_aliases")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(aliases, 4);
+    let asns: Vec<i64> = sqlx::query_scalar(
+        "SELECT asn FROM provider_asns JOIN providers ON providers.id = provider_id
+         WHERE name = 'Internet Names for Business' ORDER BY asn",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(asns, [14116, 30447]);
+}
+
+#[tokio::test]
+async fn removed_provider_keeps_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
+    let both = format!(
+        "{CATEGORY}{}{}",
+        provider("Kept", "asns = [64496]"),
+        provider("Dropped", "asns = [64497]\ndomains = [\"dropped.example\"]")
+    );
+    store
+        .sync_register(&register(dir.path(), &both).register)
+        .await
+        .unwrap();
+    let serial = store.serial().await.unwrap();
+
+    let kept_only = format!("{CATEGORY}{}", provider("Kept", "asns = [64496]"));
+    let changes = store
+        .sync_register(&register(dir.path(), &kept_only).register)
+        .await
+        .unwrap();
+    assert_eq!(
+        changes.providers,
+        ChangeCounts {
+            added: 0,
+            updated: 0,
+            removed: 1
+        }
+    );
+    assert!(changes.ranges_changed);
+    assert!(store.serial().await.unwrap() > serial);
+
+    let dropped = provider_row(&store, "Dropped").await.expect("row is kept");
+    assert_eq!(dropped.delisted_at, Some(today()));
+    assert_eq!(dropped.delist_reason.as_deref(), Some(REMOVED_REASON));
+    assert_eq!(dropped.source, "file");
+    let domains: i64 = sqlx::query_scalar("SELECT count(*) FROM provider_domains")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(domains, 1, "the delisted provider keeps its domains");
+
+    // An earlier delisting keeps its date and reason on the next sync.
+    sqlx::query("UPDATE providers SET delisted_at = '2020-01-01' WHERE name = 'Dropped'")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let changes = store
+        .sync_register(&register(dir.path(), &kept_only).register)
+        .await
+        .unwrap();
+    assert!(!changes.changed, "{changes:?}");
+    let dropped = provider_row(&store, "Dropped").await.unwrap();
+    assert_eq!(dropped.delisted_at.as_deref(), Some("2020-01-01"));
+
+    // Back in the file: listed again.
+    let changes = store
+        .sync_register(&register(dir.path(), &both).register)
+        .await
+        .unwrap();
+    assert_eq!(changes.providers.updated, 1);
+    let dropped = provider_row(&store, "Dropped").await.unwrap();
+    assert_eq!(dropped.delisted_at, None);
+    assert_eq!(dropped.delist_reason, None);
+}
+
+#[tokio::test]
+async fn delisting_in_file_sets_date_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
+    let listed = format!("{CATEGORY}{}", provider("P", "asns = [64496]"));
+    store
+        .sync_register(&register(dir.path(), &listed).register)
+        .await
+        .unwrap();
+    let delisted = format!(
+        "{CATEGORY}{}",
+        provider(
+            "P",
+            "asns = [64496]\ndelisted = { date = \"2026-01-02\", reason = \"cleaned up\" }"
+        )
+    );
+    let changes = store
+        .sync_register(&register(dir.path(), &delisted).register)
+        .await
+        .unwrap();
+    assert_eq!(changes.providers.removed, 1);
+    assert!(changes.ranges_changed);
+    let row = provider_row(&store, "P").await.unwrap();
+    assert_eq!(row.delisted_at.as_deref(), Some("2026-01-02"));
+    assert_eq!(row.delist_reason.as_deref(), Some("cleaned up"));
+}
+
+#[tokio::test]
+async fn api_rows_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
+    let text = format!("{CATEGORY}{}", provider("From file", ""));
+    store
+        .sync_register(&register(dir.path(), &text).register)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO providers (name, category_id, source)
+         SELECT 'From API', id, 'api' FROM categories WHERE name = 'bad'",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO allow_entries (value, kind, reason, source) VALUES ('api.example', 'domain', 'r', 'api')",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+
+    let changes = store
+        .sync_register(&register(dir.path(), &text).register)
+        .await
+        .unwrap();
+    assert!(!changes.changed, "{changes:?}");
+    let api = provider_row(&store, "From API").await.unwrap();
+    assert_eq!(api.delisted_at, None);
+    let allow: i64 = sqlx::query_scalar("SELECT count(*) FROM allow_entries WHERE source = 'api'")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(allow, 1);
+
+    let clash = format!("{CATEGORY}{}", provider("From API", ""));
+    let error = store
+        .sync_register(&register(dir.path(), &clash).register)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::SourceConflict { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("\"From API\""), "{error}");
+    let file = provider_row(&store, "From file").await.unwrap();
+    assert_eq!(file.delisted_at, None, "the failed sync was rolled back");
+}
+
+#[tokio::test]
+async fn allow_entries_sync_declaratively() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
+    let allow = |value: &str, reason: &str| {
+        format!("[[allow]]\nvalue = \"{value}\"\nreason = \"{reason}\"\n")
+    };
+    let first = format!(
+        "{CATEGORY}{}{}",
+        allow("192.0.2.0/28", "a"),
+        allow("ok.example", "b")
+    );
+    let changes = store
+        .sync_register(&register(dir.path(), &first).register)
+        .await
+        .unwrap();
+    assert_eq!(changes.allow.added, 2);
+
+    let second = format!("{CATEGORY}{}", allow("192.0.2.0/28", "changed"));
+    let changes = store
+        .sync_register(&register(dir.path(), &second).register)
+        .await
+        .unwrap();
+    assert_eq!(
+        changes.allow,
+        ChangeCounts {
+            added: 0,
+            updated: 1,
+            removed: 1
+        }
+    );
+    // A changed reason or a removed domain does not change any listed range.
+    assert!(!changes.ranges_changed);
+    let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM allow_entries")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(reasons, ["changed"]);
+}
+
+#[tokio::test]
+async fn snapshot_lists_domains_and_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
+    let text = format!(
+        "{CATEGORY}[[operator]]\nname = \"Op\"\n{}{}\
+         [[allow]]\nvalue = \"mail.listed.example\"\nreason = \"r\"\nzone = \"dbl.example\"\n",
+        provider(
+            "P",
+            "operator = \"Op\"\nlisted_since = \"2026-01-01\"\ndomains = [\"listed.example\"]"
+        ),
+        provider(
+            "Gone",
+            "domains = [\"gone.example\"]\ndelisted = { date = \"2026-01-02\", reason = \"r\" }"
+        ),
+    );
+    let zones = register(dir.path(), &text);
+    store.sync_register(&zones.register).await.unwrap();
+
+    let snapshot = store.load_snapshot(&zones.zones).await.unwrap();
+    assert_eq!(snapshot.serial, store.serial().await.unwrap());
+    let dbl = snapshot
+        .zones
+        .iter()
+        .find(|z| z.spec.name == "dbl.example")
+        .unwrap();
+    let ids = dbl.domains.get("listed.example").expect("domain listed");
+    assert_eq!(ids.len(), 1);
+    let listing = &snapshot.listings[ids[0] as usize];
+    assert_eq!(listing.provider, "P");
+    assert_eq!(listing.operator.as_deref(), Some("Op"));
+    assert_eq!(listing.listed_since.as_deref(), Some("2026-01-01"));
+    assert_eq!(
+        listing.source,
+        ListingSource::Domain("listed.example".into())
+    );
+    assert_eq!(snapshot.categories[listing.category].name, "bad");
+    assert!(
+        !dbl.domains.contains_key("gone.example"),
+        "delisted provider"
+    );
+    assert!(dbl.excluded_domains.contains("mail.listed.example"));
+}

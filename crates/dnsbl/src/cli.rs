@@ -1,0 +1,78 @@
+//! Command-line arguments.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A DNSBL zone server: lists the address ranges and domains of the providers in a
+/// register and answers RFC 5782 queries over UDP and TCP.
+#[derive(Debug, Parser)]
+#[command(name = "dnsbl", version)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        global = true,
+        env = "DNSBL_LOG_FORMAT"
+    )]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Answer DNSBL queries from the register and the stored routing data. On first start
+    /// it creates the database and ingests the routing data bundled in ZONES/data.
+    Serve(ServeArgs),
+    /// Replace the stored routing data with IP-to-ASN CSV files and expand the register.
+    Ingest(IngestArgs),
+}
+
+/// Where the register and the database are.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Directory with zones.toml, register.toml and data/ (the bundled routing data).
+    #[arg(long, default_value = "zones", env = "DNSBL_ZONES")]
+    pub zones: PathBuf,
+
+    /// SQLite database file; created with its directory if missing.
+    #[arg(long, default_value = "data/dnsbl.sqlite", env = "DNSBL_DB")]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Address for DNS over UDP and TCP. Port 0 picks a free port, printed in the log.
+    #[arg(long, default_value = "127.0.0.1:5300", env = "DNSBL_LISTEN")]
+    pub listen: SocketAddr,
+
+    /// How often to check the database for changes written by another process, in seconds.
+    #[arg(long, default_value_t = 2, env = "DNSBL_POLL_SECONDS")]
+    pub poll_seconds: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// IP-to-ASN CSV files (`start,end,asn,org`, as in the npm package
+    /// @ip-location-db/asn), IPv4 and IPv6, dotted or numeric. Together they replace the
+    /// stored routing data.
+    #[arg(long = "asn-data", value_name = "FILE", required = true, num_args = 1..)]
+    pub asn_data: Vec<PathBuf>,
+}

@@ -1,0 +1,18 @@
+//! `dnsbl ingest`: load routing data and expand the register into listed ranges.
+
+use anyhow::Context;
+use dnsbl_config::ZonesDir;
+use dnsbl_store::Store;
+
+use crate::cli::IngestArgs;
+
+pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+    let zones = ZonesDir::load(&args.store.zones)?;
+    let store = Store::open(&args.store.db)
+        .await
+        .with_context(|| format!("failed to open the database {}", args.store.db.display()))?;
+    store.sync_register(&zones.register).await?;
+    let summary = dnsbl_ingest::ingest(&store, &args.asn_data).await?;
+    println!("{summary}");
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! `dnsbl serve`: prepare the store, build the first snapshot, answer DNS, and swap in a
+//! new snapshot whenever the data changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use dnsbl_config::ZonesDir;
+use dnsbl_core::Snapshot;
+use dnsbl_store::Store;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+
+use crate::cli::ServeArgs;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let zones = ZonesDir::load(&args.store.zones)?;
+    let store = Store::open(&args.store.db)
+        .await
+        .with_context(|| format!("failed to open the database {}", args.store.db.display()))?;
+    prepare_store(&store, &zones).await?;
+    let snapshot = build_snapshot(&store, &zones).await?;
+    let current = Arc::new(ArcSwap::from_pointee(snapshot));
+
+    let server = dnsbl_dns::DnsServer::bind(args.listen, current.clone())
+        .await
+        .with_context(|| format!("failed to listen on {}", args.listen))?;
+    info!(address = %server.local_addr(), "DNS listening on UDP and TCP");
+
+    let reloader = tokio::spawn(watch_for_changes(
+        store,
+        args.store.zones.clone(),
+        current,
+        Duration::from_secs(args.poll_seconds.max(1)),
+    ));
+
+    shutdown_signal().await;
+    info!("shutting down");
+    reloader.abort();
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Applies register.toml to the store and makes sure listed ranges exist: the first start
+/// ingests the bundled routing data, a changed register is expanded again.
+async fn prepare_store(store: &Store, zones: &ZonesDir) -> anyhow::Result<()> {
+    let changes = store.sync_register(&zones.register).await?;
+    if !store.has_routing_data().await? {
+        let files = zones.bundled_data()?;
+        info!(
+            files = files.len(),
+            "no routing data stored yet, ingesting the bundled data"
+        );
+        let summary = dnsbl_ingest::ingest(store, &files).await?;
+        info!(%summary, "bundled routing data ingested");
+    } else if changes.changed {
+        let summary = dnsbl_ingest::expand(store).await?;
+        info!(%summary, "register changed, listings expanded again");
+    }
+    Ok(())
+}
+
+async fn build_snapshot(store: &Store, zones: &ZonesDir) -> anyhow::Result<Snapshot> {
+    let started = std::time::Instant::now();
+    let snapshot = store.load_snapshot(&zones.zones).await?;
+    info!(
+        serial = snapshot.serial,
+        zones = snapshot.zones.len(),
+        listings = snapshot.listings.len(),
+        segments = snapshot.segment_count(),
+        domains = snapshot.domain_count(),
+        millis = started.elapsed().as_millis() as u64,
+        "snapshot loaded"
+    );
+    Ok(snapshot)
+}
+
+/// Rebuilds the snapshot on SIGHUP (after reading zones/ again) and when the database's
+/// serial changes, for example after `dnsbl ingest` in another process. A failed reload
+/// is logged and the current snapshot keeps answering.
+async fn watch_for_changes(
+    store: Store,
+    zones_root: std::path::PathBuf,
+    current: Arc<ArcSwap<Snapshot>>,
+    poll: Duration,
+) {
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(hangup) => Some(hangup),
+        Err(error) => {
+            warn!(%error, "cannot watch SIGHUP; reloads happen on database changes only");
+            None
+        }
+    };
+    let mut ticker = tokio::time::interval(poll);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let from_signal = tokio::select! {
+            _ = ticker.tick() => false,
+            Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => true,
+        };
+        let result = if from_signal {
+            info!("SIGHUP received, reading zones/ again");
+            reload_all(&store, &zones_root, &current).await
+        } else {
+            reload_if_changed(&store, &zones_root, &current).await
+        };
+        if let Err(error) = result {
+            error!(
+                error = format!("{error:#}"),
+                "reload failed, still serving the previous snapshot"
+            );
+        }
+    }
+}
+
+async fn reload_all(
+    store: &Store,
+    zones_root: &std::path::Path,
+    current: &ArcSwap<Snapshot>,
+) -> anyhow::Result<()> {
+    let zones = ZonesDir::load(zones_root)?;
+    prepare_store(store, &zones).await?;
+    let snapshot = build_snapshot(store, &zones).await?;
+    current.store(Arc::new(snapshot));
+    Ok(())
+}
+
+async fn reload_if_changed(
+    store: &Store,
+    zones_root: &std::path::Path,
+    current: &ArcSwap<Snapshot>,
+) -> anyhow::Result<()> {
+    if store.serial().await? == current.load().serial {
+        return Ok(());
+    }
+    let zones = ZonesDir::load(zones_root)?;
+    let snapshot = build_snapshot(store, &zones).await?;
+    current.store(Arc::new(snapshot));
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
