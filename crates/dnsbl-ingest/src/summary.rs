@@ -39,14 +39,25 @@ pub struct ExpandSummary {
 fn write_listed(f: &mut fmt::Formatter<'_>, summary: &ExpandSummary) -> fmt::Result {
     write!(
         f,
-        "{} providers expanded into {} IPv4 ranges ({} addresses) and {} IPv6 ranges ({} addresses); serial {}",
+        "{} providers expanded into {} IPv4 ranges ({} addresses) and {} IPv6 ranges ({}); serial {}",
         summary.providers_expanded,
         summary.ranges_v4,
         summary.addresses_v4,
         summary.ranges_v6,
-        summary.addresses_v6,
+        ipv6_size(summary.addresses_v6),
         summary.serial
     )
+}
+
+/// Describes an IPv6 address count in /64 networks, the unit operators think in, once it
+/// reaches one /64.
+fn ipv6_size(addresses: u128) -> String {
+    let networks = addresses >> 64;
+    if networks == 0 {
+        format!("{addresses} addresses")
+    } else {
+        format!("{networks} /64 networks")
+    }
 }
 
 impl fmt::Display for ExpandSummary {
@@ -104,8 +115,16 @@ mod tests {
         assert_eq!(
             summary.to_string(),
             "read 10 IPv4 and 3 IPv6 routing rows from 2 files; 1 providers expanded into \
-             4 IPv4 ranges (1024 addresses) and 1 IPv6 ranges (1208925819614629174706176 addresses); \
+             4 IPv4 ranges (1024 addresses) and 1 IPv6 ranges (65536 /64 networks); \
              serial 7 in 0.50 s"
         );
+    }
+
+    #[test]
+    fn ipv6_size_units() {
+        assert_eq!(ipv6_size(0), "0 addresses");
+        assert_eq!(ipv6_size(256), "256 addresses");
+        assert_eq!(ipv6_size(1 << 64), "1 /64 networks");
+        assert_eq!(ipv6_size(3 << 64), "3 /64 networks");
     }
 }
