@@ -26,6 +26,8 @@ mod records;
 mod txt;
 
 #[cfg(test)]
+mod style_tests;
+#[cfg(test)]
 mod tests;
 
 use std::borrow::Cow;
