@@ -2,5 +2,6 @@
 //! real DNS messages over UDP and TCP on loopback, and `dig` where it is installed.
 
 mod ingest;
+mod rbldnsd;
 mod serve;
 mod support;

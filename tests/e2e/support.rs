@@ -113,7 +113,7 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line[start..].split_whitespace().next()
 }
 
-fn query_message(name: &str, rtype: RecordType) -> Message {
+pub fn query_message(name: &str, rtype: RecordType) -> Message {
     let mut message = Message::query();
     message.metadata.recursion_desired = true;
     message.add_query(Query::query(

@@ -403,7 +403,7 @@ fn ipv6_listings() {
         q(
             &mapped,
             TTXT,
-            listed(vec![txt(&mapped, &[&spam_text("::ffff:203.0.113.5")])]),
+            listed(vec![txt(&mapped, &[&spam_text("203.0.113.5")])]),
         ),
         q(
             mapped_v4,
