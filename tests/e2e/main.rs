@@ -3,5 +3,6 @@
 
 mod ingest;
 mod rbldnsd;
+mod reload;
 mod serve;
 mod support;

@@ -86,6 +86,11 @@ impl Server {
         }
     }
 
+    /// Process id of the server, for sending signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits until a log line contains `text`.
     pub fn wait_for_log(&self, text: &str, timeout: Duration) -> String {
         let deadline = std::time::Instant::now() + timeout;
