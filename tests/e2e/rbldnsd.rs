@@ -108,7 +108,11 @@ impl Block {
 
 fn block(start: u128, prefix: u32, bits: u32) -> Block {
     let host = bits - prefix;
-    let mask = if host == 0 { 0 } else { u128::MAX >> (128 - host) };
+    let mask = if host == 0 {
+        0
+    } else {
+        u128::MAX >> (128 - host)
+    };
     Block {
         start: start & !mask,
         prefix,
@@ -118,7 +122,12 @@ fn block(start: u128, prefix: u32, bits: u32) -> Block {
 
 /// Listed blocks and exclusions: random blocks in a small pool, children nested inside
 /// earlier blocks, and neighbours adjacent to earlier blocks.
-fn generate(rng: &mut SplitMix, bits: u32, pool: u128, pool_prefix: u32) -> (Vec<Block>, Vec<Block>) {
+fn generate(
+    rng: &mut SplitMix,
+    bits: u32,
+    pool: u128,
+    pool_prefix: u32,
+) -> (Vec<Block>, Vec<Block>) {
     let mut listed: Vec<Block> = Vec::new();
     let min_prefix = pool_prefix + 4;
     for _ in 0..60 {
@@ -145,7 +154,9 @@ fn generate(rng: &mut SplitMix, bits: u32, pool: u128, pool_prefix: u32) -> (Vec
     let mut excluded = Vec::new();
     for _ in 0..12 {
         let parent = listed[rng.below(listed.len() as u64) as usize];
-        let prefix = (bits - rng.below(3) as u32).max(parent.prefix + 1).min(bits);
+        let prefix = (bits - rng.below(3) as u32)
+            .max(parent.prefix + 1)
+            .min(bits);
         let offset = u128::from(rng.next()) % (parent.end() - parent.start + 1);
         excluded.push(block(parent.start + offset, prefix, bits));
     }
@@ -273,7 +284,10 @@ fn start_rbldnsd(dir: &Path) -> (Rbldnsd, SocketAddr) {
         if socket.recv_from(&mut buffer).is_ok() {
             return (child, addr);
         }
-        assert!(Instant::now() < deadline, "rbldnsd did not answer on {addr}");
+        assert!(
+            Instant::now() < deadline,
+            "rbldnsd did not answer on {addr}"
+        );
     }
 }
 
@@ -289,7 +303,11 @@ fn v6_name(addr: u128) -> String {
 /// Query names: edges and insides of every block and exclusion, their neighbours, random
 /// addresses in the pools, IPv4-mapped forms, test entries, non-canonical labels and
 /// partial names.
-fn query_names(rng: &mut SplitMix, v4: &(Vec<Block>, Vec<Block>), v6: &(Vec<Block>, Vec<Block>)) -> Vec<String> {
+fn query_names(
+    rng: &mut SplitMix,
+    v4: &(Vec<Block>, Vec<Block>),
+    v6: &(Vec<Block>, Vec<Block>),
+) -> Vec<String> {
     let mut v4_addrs: Vec<u32> = vec![0x7f00_0002, 0x7f00_0001];
     for block in v4.0.iter().chain(&v4.1) {
         let (start, end) = (block.start as u32, block.end() as u32);
@@ -306,7 +324,9 @@ fn query_names(rng: &mut SplitMix, v4: &(Vec<Block>, Vec<Block>), v6: &(Vec<Bloc
         v6_addrs.push(start + u128::from(rng.next()) % (end - start).max(1));
     }
     for _ in 0..300 {
-        v6_addrs.push(0x2001_0db8_u128 << 96 | u128::from(rng.next()) << 32 | u128::from(rng.next() as u32));
+        v6_addrs.push(
+            0x2001_0db8_u128 << 96 | u128::from(rng.next()) << 32 | u128::from(rng.next() as u32),
+        );
     }
     let mut names: Vec<String> = v4_addrs.iter().map(|&a| v4_name(a)).collect();
     names.extend(v6_addrs.iter().map(|&a| v6_name(a)));
@@ -354,7 +374,9 @@ fn outcome(a: &Message, txt: &Message) -> Outcome {
 }
 
 fn is_full_address(name: &str) -> bool {
-    let labels = name.trim_end_matches(&format!("{ZONE}.")).trim_end_matches('.');
+    let labels = name
+        .trim_end_matches(&format!("{ZONE}."))
+        .trim_end_matches('.');
     let count = labels.split('.').count();
     count == 4 || count == 32
 }
@@ -379,7 +401,10 @@ fn same_answers_as_rbldnsd() {
     write_dnsbl_zones(&zones, &v4.0, &v4.1);
     // The IPv6 data goes into the same register.
     let mut register = std::fs::read_to_string(zones.join("register.toml")).unwrap();
-    let netblocks: String = v6.0.iter().map(|b| format!("  \"{}\",\n", b.text())).collect();
+    let netblocks: String =
+        v6.0.iter()
+            .map(|b| format!("  \"{}\",\n", b.text()))
+            .collect();
     register = register.replacen("\n]\n", &format!("\n{netblocks}]\n"), 1);
     for block in &v6.1 {
         register.push_str(&format!(
@@ -429,5 +454,8 @@ fn same_answers_as_rbldnsd() {
     );
     assert!(compared > 1000, "only {compared} names compared");
     assert!(listed > 300, "only {listed} listed names compared");
-    assert!(empty_non_terminals > 20, "only {empty_non_terminals} empty non-terminals");
+    assert!(
+        empty_non_terminals > 20,
+        "only {empty_non_terminals} empty non-terminals"
+    );
 }

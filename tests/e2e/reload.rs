@@ -101,7 +101,10 @@ fn sighup_reloads_lose_no_query() {
             {
                 break;
             }
-            assert!(Instant::now() < deadline, "round {round}: new data not served");
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: new data not served"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -119,8 +119,14 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Vec<ZoneSpec>, ConfigErro
                 )));
             }
         };
-        if entry.lookup_url.as_deref().is_some_and(|url| url.trim().is_empty()) {
-            return Err(invalid("lookup_url is empty; remove it or give a URL".to_string()));
+        if entry
+            .lookup_url
+            .as_deref()
+            .is_some_and(|url| url.trim().is_empty())
+        {
+            return Err(invalid(
+                "lookup_url is empty; remove it or give a URL".to_string(),
+            ));
         }
         let ns = if entry.ns.is_empty() {
             vec![format!("ns1.{name}")]
@@ -167,7 +173,11 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Vec<ZoneSpec>, ConfigErro
 
 /// Returns the kind of a combined zone: that of its included zones, which must be defined
 /// above it in the file, all of one kind, and not combined themselves.
-fn combined_kind(name: &str, includes: &[String], defined: &[ZoneSpec]) -> Result<ZoneKind, String> {
+fn combined_kind(
+    name: &str,
+    includes: &[String],
+    defined: &[ZoneSpec],
+) -> Result<ZoneKind, String> {
     if includes.is_empty() {
         return Err("a combined zone needs includes = [\"zone\", ...]".to_string());
     }

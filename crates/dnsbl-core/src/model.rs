@@ -219,7 +219,12 @@ mod tests {
         for last in [2, 4, 8, 16, 32, 64, 128] {
             assert!(category([127, 0, 0, last]).validate_single_bit("z").is_ok());
         }
-        for code in [[127, 0, 0, 1], [127, 0, 0, 3], [127, 0, 0, 0], [127, 0, 1, 2]] {
+        for code in [
+            [127, 0, 0, 1],
+            [127, 0, 0, 3],
+            [127, 0, 0, 0],
+            [127, 0, 1, 2],
+        ] {
             assert!(
                 matches!(
                     category(code).validate_single_bit("z"),

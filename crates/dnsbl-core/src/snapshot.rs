@@ -8,9 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::answer::{ZoneNameError, ZoneRecords};
-use crate::model::{
-    AnswerStyle, Category, CodeError, Listing, ListingSource, ZoneKind, ZoneSpec,
-};
+use crate::model::{AnswerStyle, Category, CodeError, Listing, ListingSource, ZoneKind, ZoneSpec};
 use crate::net::AddrRange;
 
 /// Index of a listing in [`Snapshot::listings`].
@@ -518,7 +516,11 @@ fn resolve_includes(zones: &mut [Zone]) -> Result<(), SnapshotError> {
 }
 
 /// The categories whose codes can appear in answers of `zone`, the test category included.
-fn served_categories<'c>(zones: &[Zone], zone: &Zone, categories: &'c [Category]) -> Vec<&'c Category> {
+fn served_categories<'c>(
+    zones: &[Zone],
+    zone: &Zone,
+    categories: &'c [Category],
+) -> Vec<&'c Category> {
     let sources: Vec<&Zone> = if zone.includes.is_empty() {
         vec![zone]
     } else {
@@ -528,7 +530,9 @@ fn served_categories<'c>(zones: &[Zone], zone: &Zone, categories: &'c [Category]
         .iter()
         .filter(|category| {
             category.name == TEST_CATEGORY
-                || sources.iter().any(|z| z.spec.serves_category(&category.name))
+                || sources
+                    .iter()
+                    .any(|z| z.spec.serves_category(&category.name))
         })
         .collect()
 }

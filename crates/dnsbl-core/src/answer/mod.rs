@@ -132,7 +132,10 @@ pub fn answer(snapshot: &Snapshot, name: &Name, qtype: RecordType, qclass: DNSCl
     }
 }
 
-fn lookup_in<'z, 'a>(zone: &'z Zone, labels: impl ExactSizeIterator<Item = &'a [u8]>) -> Lookup<'z> {
+fn lookup_in<'z, 'a>(
+    zone: &'z Zone,
+    labels: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> Lookup<'z> {
     match zone.spec.kind {
         ZoneKind::Address => address::lookup(zone, labels),
         ZoneKind::Domain => domain::lookup(zone, labels),
@@ -140,7 +143,11 @@ fn lookup_in<'z, 'a>(zone: &'z Zone, labels: impl ExactSizeIterator<Item = &'a [
 }
 
 /// Looks the labels up in every zone that `zone` includes and merges the results.
-fn lookup_combined<'s, 'a, I>(snapshot: &'s Snapshot, zone: &Zone, labels: impl Fn() -> I) -> Lookup<'s>
+fn lookup_combined<'s, 'a, I>(
+    snapshot: &'s Snapshot,
+    zone: &Zone,
+    labels: impl Fn() -> I,
+) -> Lookup<'s>
 where
     I: ExactSizeIterator<Item = &'a [u8]>,
 {

@@ -258,9 +258,14 @@ fn multi_style_needs_single_bit_codes() {
 #[test]
 fn combined_zone_errors() {
     let mut specs_with_unknown = specs();
-    specs_with_unknown[2].includes.push("nowhere.example".into());
+    specs_with_unknown[2]
+        .includes
+        .push("nowhere.example".into());
     let error = builder(specs_with_unknown, 4).build().unwrap_err();
-    assert!(matches!(error, SnapshotError::InvalidInclude { .. }), "{error}");
+    assert!(
+        matches!(error, SnapshotError::InvalidInclude { .. }),
+        "{error}"
+    );
 
     let mut excluded = builder(specs(), 4);
     excluded.exclude_range("192.0.2.1".parse().unwrap(), Some("zen.example"));

@@ -48,8 +48,8 @@ pub fn render_txt(
             .unwrap_or(tail.len() - 1);
         let name = &tail[1..1 + name_len];
         let closed = tail[1 + name_len..].starts_with('}');
-        let substituted = closed
-            && substitute(&mut output, name, query, listing, category, lookup_url);
+        let substituted =
+            closed && substitute(&mut output, name, query, listing, category, lookup_url);
         if substituted {
             rest = &tail[name_len + 2..];
         } else {
