@@ -11,7 +11,8 @@
 //!   generating), because there rbldnsd lets the longer prefix win and dnsbl lets the
 //!   allow-list win;
 //! - dnsbl answers IPv4-mapped IPv6 names from the IPv4 data, rbldnsd from its ip6trie, so
-//!   every IPv4 entry is also written to the ip6trie as `::ffff:a.b.c.d/(96+n)`.
+//!   every IPv4 entry a.b.c.d/n is also written to the ip6trie as ::ffff:a.b.c.d/(96+n),
+//!   in hexadecimal groups because rbldnsd rejects the dotted form.
 //!
 //! [`EXCEPTIONS`] lists every case where the answers are allowed to differ.
 
