@@ -86,6 +86,11 @@ impl Server {
         }
     }
 
+    /// Process id of the server, for sending signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits until a log line contains `text`.
     pub fn wait_for_log(&self, text: &str, timeout: Duration) -> String {
         let deadline = std::time::Instant::now() + timeout;
@@ -113,7 +118,7 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line[start..].split_whitespace().next()
 }
 
-fn query_message(name: &str, rtype: RecordType) -> Message {
+pub fn query_message(name: &str, rtype: RecordType) -> Message {
     let mut message = Message::query();
     message.metadata.recursion_desired = true;
     message.add_query(Query::query(

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use dnsbl_core::{SoaSpec, ZoneKind, ZoneSpec};
+use dnsbl_core::{AnswerStyle, SoaSpec, ZoneKind, ZoneSpec};
 use serde::Deserialize;
 
 use crate::{ConfigError, toml_error};
@@ -28,8 +28,16 @@ pub struct ZonesFile {
 #[serde(deny_unknown_fields)]
 pub struct ZoneEntry {
     pub name: String,
-    /// `address` or `domain`.
+    /// `address`, `domain` or `combined`.
     pub kind: String,
+    /// For `kind = "combined"`: the zones whose listings this zone answers together.
+    #[serde(default)]
+    pub includes: Vec<String>,
+    /// `zen` (default) or `multi`.
+    #[serde(default)]
+    pub style: Option<String>,
+    #[serde(default)]
+    pub lookup_url: Option<String>,
     #[serde(default)]
     pub ttl: Option<u32>,
     #[serde(default)]
@@ -74,15 +82,52 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Vec<ZoneSpec>, ConfigErro
         if specs.iter().any(|spec| spec.name == name) {
             return Err(invalid("the zone is defined twice".to_string()));
         }
+        let includes: Vec<String> = entry
+            .includes
+            .iter()
+            .map(|name| normalize_name(name))
+            .collect::<Result<_, _>>()
+            .map_err(invalid)?;
         let kind = match entry.kind.as_str() {
             "address" => ZoneKind::Address,
             "domain" => ZoneKind::Domain,
+            "combined" => combined_kind(&name, &includes, &specs).map_err(invalid)?,
             other => {
                 return Err(invalid(format!(
-                    "invalid kind {other:?}: expected \"address\" or \"domain\""
+                    "invalid kind {other:?}: expected \"address\", \"domain\" or \"combined\""
                 )));
             }
         };
+        if entry.kind != "combined" && !includes.is_empty() {
+            return Err(invalid(
+                "includes is set, but only a zone of kind \"combined\" includes other zones"
+                    .to_string(),
+            ));
+        }
+        if entry.kind == "combined" && entry.categories.is_some() {
+            return Err(invalid(
+                "a combined zone serves what its included zones serve; remove categories"
+                    .to_string(),
+            ));
+        }
+        let style = match entry.style.as_deref() {
+            None | Some("zen") => AnswerStyle::Zen,
+            Some("multi") => AnswerStyle::Multi,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "invalid style {other:?}: expected \"zen\" or \"multi\""
+                )));
+            }
+        };
+        if entry
+            .lookup_url
+            .as_deref()
+            .is_some_and(|url| url.trim().is_empty())
+        {
+            return Err(invalid(
+                "lookup_url is empty; remove it or give a URL".to_string(),
+            ));
+        }
         let ns = if entry.ns.is_empty() {
             vec![format!("ns1.{name}")]
         } else {
@@ -118,9 +163,44 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Vec<ZoneSpec>, ConfigErro
             ns,
             ns_ttl: entry.ns_ttl.unwrap_or(DEFAULT_NS_TTL),
             categories: entry.categories,
+            style,
+            lookup_url: entry.lookup_url,
+            includes,
         });
     }
     Ok(specs)
+}
+
+/// Returns the kind of a combined zone: that of its included zones, which must be defined
+/// above it in the file, all of one kind, and not combined themselves.
+fn combined_kind(
+    name: &str,
+    includes: &[String],
+    defined: &[ZoneSpec],
+) -> Result<ZoneKind, String> {
+    if includes.is_empty() {
+        return Err("a combined zone needs includes = [\"zone\", ...]".to_string());
+    }
+    let mut kind = None;
+    for included in includes {
+        let Some(spec) = defined.iter().find(|spec| spec.name == *included) else {
+            return Err(format!(
+                "includes {included:?}, which is not defined above {name:?} in this file"
+            ));
+        };
+        if !spec.includes.is_empty() {
+            return Err(format!(
+                "includes {included:?}, which is a combined zone itself; include its zones instead"
+            ));
+        }
+        if kind.is_some_and(|kind| kind != spec.kind) {
+            return Err(format!(
+                "includes {included:?} of another kind; include only address zones or only domain zones"
+            ));
+        }
+        kind = Some(spec.kind);
+    }
+    Ok(kind.expect("includes is not empty"))
 }
 
 /// Lower-cases a domain name, drops a trailing dot and checks its labels.
@@ -164,6 +244,27 @@ mod tests {
         assert_eq!(zone.soa.rname, "hostmaster.bl.example");
         assert_eq!(zone.soa.minimum, DEFAULT_NEGATIVE_TTL);
         assert_eq!(zone.categories, None);
+        assert_eq!(zone.style, AnswerStyle::Zen);
+        assert_eq!(zone.lookup_url, None);
+        assert!(zone.includes.is_empty());
+    }
+
+    #[test]
+    fn combined_zone_takes_included_kind() {
+        let text = "[[zone]]\nname = \"bl.example\"\nkind = \"address\"\n\
+            [[zone]]\nname = \"xbl.example\"\nkind = \"address\"\n\
+            [[zone]]\nname = \"zen.example\"\nkind = \"combined\"\nstyle = \"multi\"\n\
+            includes = [\"BL.example\", \"xbl.example\"]\n\
+            lookup_url = \"https://dnsbl.example.net/lookup/{query}\"\n";
+        let zones = parse_str(text).unwrap();
+        let zen = &zones[2];
+        assert_eq!(zen.kind, ZoneKind::Address);
+        assert_eq!(zen.includes, ["bl.example", "xbl.example"]);
+        assert_eq!(zen.style, AnswerStyle::Multi);
+        assert_eq!(
+            zen.lookup_url.as_deref(),
+            Some("https://dnsbl.example.net/lookup/{query}")
+        );
     }
 
     #[test]
@@ -189,6 +290,31 @@ mod tests {
             (
                 "[[zone]]\nname = \"a\"\nkind = \"address\"\n[[zone]]\nname = \"A.\"\nkind = \"domain\"\n",
                 "defined twice",
+            ),
+            (
+                "[[zone]]\nname = \"a\"\nkind = \"address\"\nstyle = \"or\"\n",
+                "invalid style \"or\"",
+            ),
+            (
+                "[[zone]]\nname = \"a\"\nkind = \"combined\"\n",
+                "needs includes",
+            ),
+            (
+                "[[zone]]\nname = \"a\"\nkind = \"combined\"\nincludes = [\"b\"]\n",
+                "not defined above",
+            ),
+            (
+                "[[zone]]\nname = \"a\"\nkind = \"address\"\n[[zone]]\nname = \"b\"\nkind = \"domain\"\n\
+                 [[zone]]\nname = \"c\"\nkind = \"combined\"\nincludes = [\"a\", \"b\"]\n",
+                "of another kind",
+            ),
+            (
+                "[[zone]]\nname = \"a\"\nkind = \"address\"\nincludes = [\"b\"]\n",
+                "only a zone of kind",
+            ),
+            (
+                "[[zone]]\nname = \"a\"\nkind = \"address\"\nlookup_url = \" \"\n",
+                "lookup_url is empty",
             ),
         ];
         for (text, expected) in cases {

@@ -10,6 +10,6 @@ pub mod net;
 pub mod snapshot;
 
 pub use answer::{Answer, answer};
-pub use model::{Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
+pub use model::{AnswerStyle, Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
 pub use net::{AddrRange, NetblockError};
 pub use snapshot::{ListingId, Snapshot, SnapshotBuilder, SnapshotError};

@@ -30,6 +30,14 @@ pub enum CodeError {
         "invalid listing code {0} for category {1:?}: 127.255.255.0/24 is kept for error answers by public lists"
     )]
     ErrorRange(Ipv4Addr, String),
+    #[error(
+        "invalid listing code {code} for category {category:?} in zone {zone:?}: a zone with style \"multi\" needs codes 127.0.0.x where x is one bit (2, 4, 8, 16, 32, 64 or 128)"
+    )]
+    NotSingleBit {
+        code: Ipv4Addr,
+        category: String,
+        zone: String,
+    },
 }
 
 impl Category {
@@ -47,6 +55,20 @@ impl Category {
             return Err(CodeError::ErrorRange(self.code, self.name.clone()));
         }
         Ok(())
+    }
+
+    /// Checks that the code can be ORed with others in a zone of style multi: 127.0.0.x
+    /// with x a power of two from 2 to 128. 127.0.0.1 is excluded by the same rule.
+    pub fn validate_single_bit(&self, zone: &str) -> Result<(), CodeError> {
+        let [first, second, third, last] = self.code.octets();
+        if [first, second, third] == [127, 0, 0] && last.is_power_of_two() && last >= 2 {
+            return Ok(());
+        }
+        Err(CodeError::NotSingleBit {
+            code: self.code,
+            category: self.name.clone(),
+            zone: zone.to_string(),
+        })
     }
 }
 
@@ -90,6 +112,28 @@ pub struct ZoneSpec {
     pub ns_ttl: u32,
     /// Categories served by this zone; `None` serves every category.
     pub categories: Option<Vec<String>>,
+    /// How several listings of one name are given in A records.
+    pub style: AnswerStyle,
+    /// Template of a web address where the listing is explained, with the TXT placeholders
+    /// (`https://dnsbl.example.net/lookup/{query}`); TXT templates insert it as
+    /// `{lookup_url}`.
+    pub lookup_url: Option<String>,
+    /// Apex names of the zones whose listings this zone combines. A combined zone has no
+    /// listings of its own: it answers the union of what its included zones answer, so
+    /// `categories` is ignored and `kind` must be that of the included zones.
+    pub includes: Vec<String>,
+}
+
+/// How a name with listings in several categories is answered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AnswerStyle {
+    /// One A record per distinct category code, as Spamhaus ZEN does.
+    #[default]
+    Zen,
+    /// One A record whose last octet is the bitwise OR of the category codes' last octets,
+    /// as SURBL's multi list does. Every code served by such a zone must be 127.0.0.x with
+    /// x a single bit from 2 to 128, so that a client can test each bit.
+    Multi,
 }
 
 impl ZoneSpec {
@@ -168,5 +212,26 @@ mod tests {
             category([127, 255, 255, 254]).validate(),
             Err(CodeError::ErrorRange(..))
         ));
+    }
+
+    #[test]
+    fn single_bit_code_rules() {
+        for last in [2, 4, 8, 16, 32, 64, 128] {
+            assert!(category([127, 0, 0, last]).validate_single_bit("z").is_ok());
+        }
+        for code in [
+            [127, 0, 0, 1],
+            [127, 0, 0, 3],
+            [127, 0, 0, 0],
+            [127, 0, 1, 2],
+        ] {
+            assert!(
+                matches!(
+                    category(code).validate_single_bit("z"),
+                    Err(CodeError::NotSingleBit { .. })
+                ),
+                "{code:?}"
+            );
+        }
     }
 }

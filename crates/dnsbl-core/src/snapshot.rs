@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::answer::{ZoneNameError, ZoneRecords};
-use crate::model::{Category, CodeError, Listing, ListingSource, ZoneKind, ZoneSpec};
+use crate::model::{AnswerStyle, Category, CodeError, Listing, ListingSource, ZoneKind, ZoneSpec};
 use crate::net::AddrRange;
 
 /// Index of a listing in [`Snapshot::listings`].
@@ -185,6 +185,9 @@ pub struct Zone {
     pub domain_parents: HashSet<String>,
     /// The SOA and NS records of the apex.
     pub records: ZoneRecords,
+    /// For a combined zone, the indices in [`Snapshot::zones`] of the zones it includes;
+    /// empty for a zone with listings of its own.
+    pub includes: Vec<usize>,
 }
 
 impl Zone {
@@ -250,6 +253,14 @@ pub enum SnapshotError {
     CategoryIndex(usize, usize),
     #[error(transparent)]
     ZoneName(#[from] ZoneNameError),
+    #[error(
+        "combined zone {zone:?} includes {included:?}, which is not a zone of the same kind with listings of its own"
+    )]
+    InvalidInclude { zone: String, included: String },
+    #[error(
+        "allow-list entry for zone {0:?}: it is a combined zone, so name the zones it includes instead"
+    )]
+    ExclusionInCombinedZone(String),
 }
 
 /// Collects categories, listings and their ranges and domains, then builds a [`Snapshot`].
@@ -374,7 +385,11 @@ impl SnapshotBuilder {
                     });
                 }
             }
+            // A combined zone keeps no tables of its own: it looks up its included zones.
             let serves = |id: ListingId| {
+                if !spec.includes.is_empty() {
+                    return false;
+                }
                 let listing = &self.listings[id as usize];
                 let category = &self.categories[listing.category];
                 category.name == TEST_CATEGORY || spec.serves_category(&category.name)
@@ -440,9 +455,30 @@ impl SnapshotBuilder {
                 excluded_domains,
                 domain_parents,
                 records,
+                includes: Vec::new(),
             });
         }
         zones.sort_by_key(|zone| std::cmp::Reverse(zone.label_count()));
+        resolve_includes(&mut zones)?;
+        let named_zones = self
+            .excluded_ranges
+            .iter()
+            .map(|(_, zone)| zone)
+            .chain(self.excluded_domains.iter().map(|(_, zone)| zone));
+        for name in named_zones.flatten() {
+            if zones
+                .iter()
+                .any(|zone| zone.spec.name == *name && !zone.includes.is_empty())
+            {
+                return Err(SnapshotError::ExclusionInCombinedZone(name.clone()));
+            }
+        }
+        for zone in zones.iter().filter(|z| z.spec.style == AnswerStyle::Multi) {
+            let served = served_categories(&zones, zone, &self.categories);
+            for category in served {
+                category.validate_single_bit(&zone.spec.name)?;
+            }
+        }
 
         Ok(Snapshot {
             serial: self.serial,
@@ -451,6 +487,54 @@ impl SnapshotBuilder {
             zones,
         })
     }
+}
+
+/// Sets [`Zone::includes`] of every combined zone to the indices of the zones it names.
+/// An included zone must exist, have the same kind and not be combined itself.
+fn resolve_includes(zones: &mut [Zone]) -> Result<(), SnapshotError> {
+    for index in 0..zones.len() {
+        let mut resolved = Vec::with_capacity(zones[index].spec.includes.len());
+        for included in &zones[index].spec.includes {
+            let position = zones.iter().position(|zone| {
+                zone.spec.name == *included
+                    && zone.spec.includes.is_empty()
+                    && zone.spec.kind == zones[index].spec.kind
+            });
+            match position {
+                Some(position) => resolved.push(position),
+                None => {
+                    return Err(SnapshotError::InvalidInclude {
+                        zone: zones[index].spec.name.clone(),
+                        included: included.clone(),
+                    });
+                }
+            }
+        }
+        zones[index].includes = resolved;
+    }
+    Ok(())
+}
+
+/// The categories whose codes can appear in answers of `zone`, the test category included.
+fn served_categories<'c>(
+    zones: &[Zone],
+    zone: &Zone,
+    categories: &'c [Category],
+) -> Vec<&'c Category> {
+    let sources: Vec<&Zone> = if zone.includes.is_empty() {
+        vec![zone]
+    } else {
+        zone.includes.iter().map(|&index| &zones[index]).collect()
+    };
+    categories
+        .iter()
+        .filter(|category| {
+            category.name == TEST_CATEGORY
+                || sources
+                    .iter()
+                    .any(|z| z.spec.serves_category(&category.name))
+        })
+        .collect()
 }
 
 /// The IPv4-mapped IPv6 addresses, ::ffff:0:0/96 (RFC 4291 §2.5.5.2).

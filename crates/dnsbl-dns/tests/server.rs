@@ -40,6 +40,9 @@ fn snapshot() -> dnsbl_core::Snapshot {
         ns: vec!["ns1.bl.example".into()],
         ns_ttl: 86400,
         categories: None,
+        style: Default::default(),
+        lookup_url: None,
+        includes: Vec::new(),
     };
     let category = Category {
         name: "bad-service-provider".into(),

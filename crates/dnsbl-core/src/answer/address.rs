@@ -105,15 +105,21 @@ pub(super) fn lookup<'z, 'a>(
         let value = nibbles
             .iter()
             .fold(0u128, |value, &nibble| (value << 4) | u128::from(nibble));
-        let listings = if (MAPPED_START..=MAPPED_END).contains(&value) {
+        let mapped = (MAPPED_START..=MAPPED_END).contains(&value);
+        let listings = if mapped {
             zone.v4.lookup(value as u32)
         } else {
             zone.v6.lookup(value)
         };
         return match listings {
+            // An IPv4-mapped address is named in its IPv4 form, as rbldnsd does.
             Some(ids) => Lookup::Listed {
                 listings: Cow::Borrowed(ids),
-                query: Ipv6Addr::from(value).to_string(),
+                query: if mapped {
+                    Ipv4Addr::from(value as u32).to_string()
+                } else {
+                    Ipv6Addr::from(value).to_string()
+                },
             },
             None => Lookup::NotFound,
         };

@@ -2,16 +2,31 @@
 //!
 //! Query names follow RFC 5782: reversed IPv4 octets (§2.1), reversed IPv6 nibbles (§2.4)
 //! and domains (§2.3), with the test entries of §5 always present. A listed name has one A
-//! record per distinct category code and one TXT record per listing. NXDOMAIN and NODATA
+//! record per distinct category code (style zen) or one A record whose last octet ORs the
+//! codes (style multi), and one TXT record per distinct text. NXDOMAIN and NODATA
 //! carry the zone's SOA in the authority section with the negative TTL of RFC 2308 §3.
 //! Names above listed names are empty non-terminals (NODATA, never NXDOMAIN), because
 //! resolvers that follow RFC 8020 treat NXDOMAIN as "nothing below this name".
+//!
+//! An address name is exactly 4 decimal labels (IPv4) or exactly 32 hexadecimal labels
+//! (IPv6), least significant first. Non-canonical labels are read by value, as rbldnsd
+//! reads them: a decimal label may have leading zeros (`002` is 2, at most 3 digits) and a
+//! nibble may be upper case (`A` is 10). Every other name below an address zone is
+//! NXDOMAIN unless it is a prefix of a listed address. A listed name asked for a type
+//! other than A, TXT or ANY is NODATA, and ANY gives the A and TXT records only.
+//! IPv4-mapped IPv6 names (::ffff:0:0/96) are answered from the IPv4 data.
+//!
+//! A combined zone answers the union of the lookups in the zones it includes: listed when
+//! any of them lists the name, with all their listings, and an empty non-terminal when any
+//! of them has a listed name below it.
 
 mod address;
 mod domain;
 mod records;
 mod txt;
 
+#[cfg(test)]
+mod style_tests;
 #[cfg(test)]
 mod tests;
 
@@ -23,7 +38,7 @@ use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 pub use records::{ZoneNameError, ZoneRecords};
 pub use txt::render_txt;
 
-use crate::model::ZoneKind;
+use crate::model::{AnswerStyle, ZoneKind};
 use crate::snapshot::{ListingId, Snapshot, Zone};
 
 /// The parts of a response that depend on the data: the DNS front end copies the id,
@@ -103,10 +118,10 @@ pub fn answer(snapshot: &Snapshot, name: &Name, qtype: RecordType, qclass: DNSCl
     if below == 0 {
         return apex_answer(zone, name, qtype);
     }
-    let labels = name.iter().take(below);
-    let lookup = match zone.spec.kind {
-        ZoneKind::Address => address::lookup(zone, labels),
-        ZoneKind::Domain => domain::lookup(zone, labels),
+    let lookup = if zone.includes.is_empty() {
+        lookup_in(zone, name.iter().take(below))
+    } else {
+        lookup_combined(snapshot, zone, || name.iter().take(below))
     };
     match lookup {
         Lookup::Listed { listings, query } => {
@@ -114,6 +129,53 @@ pub fn answer(snapshot: &Snapshot, name: &Name, qtype: RecordType, qclass: DNSCl
         }
         Lookup::EmptyNonTerminal => Answer::negative(zone, ResponseCode::NoError),
         Lookup::NotFound => Answer::negative(zone, ResponseCode::NXDomain),
+    }
+}
+
+fn lookup_in<'z, 'a>(
+    zone: &'z Zone,
+    labels: impl ExactSizeIterator<Item = &'a [u8]>,
+) -> Lookup<'z> {
+    match zone.spec.kind {
+        ZoneKind::Address => address::lookup(zone, labels),
+        ZoneKind::Domain => domain::lookup(zone, labels),
+    }
+}
+
+/// Looks the labels up in every zone that `zone` includes and merges the results.
+fn lookup_combined<'s, 'a, I>(
+    snapshot: &'s Snapshot,
+    zone: &Zone,
+    labels: impl Fn() -> I,
+) -> Lookup<'s>
+where
+    I: ExactSizeIterator<Item = &'a [u8]>,
+{
+    let mut listed: Vec<ListingId> = Vec::new();
+    let mut listed_query = None;
+    let mut empty_non_terminal = false;
+    for &index in &zone.includes {
+        match lookup_in(&snapshot.zones[index], labels()) {
+            Lookup::Listed { listings, query } => {
+                listed.extend_from_slice(&listings);
+                listed_query.get_or_insert(query);
+            }
+            Lookup::EmptyNonTerminal => empty_non_terminal = true,
+            Lookup::NotFound => {}
+        }
+    }
+    if let Some(query) = listed_query {
+        listed.sort_unstable();
+        listed.dedup();
+        return Lookup::Listed {
+            listings: Cow::Owned(listed),
+            query,
+        };
+    }
+    if empty_non_terminal {
+        Lookup::EmptyNonTerminal
+    } else {
+        Lookup::NotFound
     }
 }
 
@@ -158,6 +220,11 @@ fn listed_answer(
             .iter()
             .map(|&id| snapshot.categories[snapshot.listings[id as usize].category].code)
             .collect();
+        if zone.spec.style == AnswerStyle::Multi {
+            // The snapshot checked that every code here is 127.0.0.x with x a single bit.
+            let bits = codes.iter().fold(0u8, |bits, code| bits | code.octets()[3]);
+            codes = vec![std::net::Ipv4Addr::new(127, 0, 0, bits)];
+        }
         codes.sort_unstable();
         codes.dedup();
         codes
@@ -170,7 +237,11 @@ fn listed_answer(
         for &id in listings {
             let listing = &snapshot.listings[id as usize];
             let category = &snapshot.categories[listing.category];
-            let text = render_txt(&category.txt, query, listing, category);
+            let lookup_url = match &zone.spec.lookup_url {
+                Some(template) => render_txt(template, query, listing, category, ""),
+                None => String::new(),
+            };
+            let text = render_txt(&category.txt, query, listing, category, &lookup_url);
             if !texts.contains(&text) {
                 texts.push(text);
             }

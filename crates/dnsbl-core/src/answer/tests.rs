@@ -8,7 +8,7 @@ use hickory_proto::rr::rdata::{A, NS, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::{Answer, answer};
-use crate::model::{Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
+use crate::model::{AnswerStyle, Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
 use crate::net::AddrRange;
 use crate::snapshot::{Snapshot, SnapshotBuilder};
 
@@ -45,6 +45,9 @@ fn zone(name: &str, kind: ZoneKind, categories: Option<Vec<String>>) -> ZoneSpec
         ns: vec![format!("ns1.{name}"), format!("ns2.{name}")],
         ns_ttl: NS_TTL,
         categories,
+        style: AnswerStyle::Zen,
+        lookup_url: None,
+        includes: Vec::new(),
     }
 }
 
@@ -400,7 +403,7 @@ fn ipv6_listings() {
         q(
             &mapped,
             TTXT,
-            listed(vec![txt(&mapped, &[&spam_text("::ffff:203.0.113.5")])]),
+            listed(vec![txt(&mapped, &[&spam_text("203.0.113.5")])]),
         ),
         q(
             mapped_v4,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::model::{Category, Listing};
+use crate::model::{Category, Listing, ListingSource};
 
 /// Renders a category's TXT template for one listing.
 ///
@@ -13,11 +13,21 @@ use crate::model::{Category, Listing};
 /// - `{provider}`: the listed provider;
 /// - `{operator}`: the operator behind the provider, empty when none is recorded;
 /// - `{source}`: why the range or domain is listed (`AS64500`, `192.0.2.0/24`, a domain);
-/// - `{category}`: the category name.
+/// - `{asn}`: the listed ASN (`AS64500`), empty when the listing is not by ASN;
+/// - `{netblock}`: the listed netblock (`192.0.2.0/24`), empty when it is not by netblock;
+/// - `{category}`: the category name;
+/// - `{lookup_url}`: the zone's `lookup_url` with these placeholders filled in, empty when
+///   the zone has none.
 ///
 /// `{{` and `}}` stand for literal braces. Any other brace text, such as an unknown
 /// `{placeholder}`, is copied unchanged.
-pub fn render_txt(template: &str, query: &str, listing: &Listing, category: &Category) -> String {
+pub fn render_txt(
+    template: &str,
+    query: &str,
+    listing: &Listing,
+    category: &Category,
+    lookup_url: &str,
+) -> String {
     let mut output = String::with_capacity(template.len() + 64);
     let mut rest = template;
     while let Some(brace) = rest.find(['{', '}']) {
@@ -38,7 +48,8 @@ pub fn render_txt(template: &str, query: &str, listing: &Listing, category: &Cat
             .unwrap_or(tail.len() - 1);
         let name = &tail[1..1 + name_len];
         let closed = tail[1 + name_len..].starts_with('}');
-        let substituted = closed && substitute(&mut output, name, query, listing, category);
+        let substituted =
+            closed && substitute(&mut output, name, query, listing, category, lookup_url);
         if substituted {
             rest = &tail[name_len + 2..];
         } else {
@@ -57,6 +68,7 @@ fn substitute(
     query: &str,
     listing: &Listing,
     category: &Category,
+    lookup_url: &str,
 ) -> bool {
     match name {
         "query" => output.push_str(query),
@@ -66,7 +78,18 @@ fn substitute(
             // Writing to a String cannot fail.
             let _ = write!(output, "{}", listing.source);
         }
+        "asn" => {
+            if let ListingSource::Asn(asn) = listing.source {
+                let _ = write!(output, "AS{asn}");
+            }
+        }
+        "netblock" => {
+            if let ListingSource::Netblock(range) = &listing.source {
+                let _ = write!(output, "{range}");
+            }
+        }
         "category" => output.push_str(&category.name),
+        "lookup_url" => output.push_str(lookup_url),
         _ => return false,
     }
     true
@@ -75,7 +98,6 @@ fn substitute(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ListingSource;
 
     fn listing(operator: Option<&str>) -> Listing {
         Listing {
@@ -112,13 +134,22 @@ mod tests {
             ("{a{query}}", None, "{a192.0.2.1}"),
             ("é{query}ü", None, "é192.0.2.1ü"),
             ("", None, ""),
+            ("{asn}|{netblock}", None, "AS64500|"),
+            ("see {lookup_url}", None, "see https://x.example/192.0.2.1"),
         ];
         for (template, operator, expected) in cases {
+            let url = "https://x.example/192.0.2.1";
             assert_eq!(
-                render_txt(template, "192.0.2.1", &listing(operator), &category()),
+                render_txt(template, "192.0.2.1", &listing(operator), &category(), url),
                 expected,
                 "template {template:?}"
             );
         }
+        let mut by_netblock = listing(None);
+        by_netblock.source = ListingSource::Netblock("192.0.2.0/24".parse().unwrap());
+        assert_eq!(
+            render_txt("{asn}|{netblock}", "q", &by_netblock, &category(), ""),
+            "|192.0.2.0/24"
+        );
     }
 }
