@@ -7,7 +7,7 @@ use dnsbl_store::{AuditContext, Page, ProviderFilter, ProviderRecord, TokenInfo}
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::body::{JsonBody, ProviderBody, check_name};
+use crate::body::{JsonBody, ProviderBody};
 use crate::error::ApiError;
 
 /// Default and maximum page size of list endpoints.
@@ -157,7 +157,6 @@ pub async fn delist(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<DelistBody>,
 ) -> Result<Json<ProviderRecord>, ApiError> {
-    check_name(&name)?;
     if body.reason.trim().is_empty() {
         return Err(ApiError::invalid(
             "invalid_reason",
@@ -181,7 +180,6 @@ pub async fn relist(
     uri: Uri,
     Path(name): Path<String>,
 ) -> Result<Json<ProviderRecord>, ApiError> {
-    check_name(&name)?;
     let record = state
         .store
         .set_provider_listed(&audit(&caller, &method, &uri), &name, None)
