@@ -41,7 +41,8 @@ pub fn request(
     stream
         .write_all(head.as_bytes())
         .expect("request head sent");
-    // A server may answer before reading a large body and close; that is not an error here.
+    // The server may send its response and close before reading a large body, so a failed
+    // write is expected there.
     let _ = stream.write_all(body.as_bytes());
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
