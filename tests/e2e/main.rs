@@ -1,6 +1,8 @@
 //! Black-box tests: the real `dnsbl` binary, a real SQLite file in a temporary directory,
 //! real DNS messages over UDP and TCP on loopback, and `dig` where it is installed.
 
+mod admin;
+mod http;
 mod ingest;
 mod rbldnsd;
 mod reload;

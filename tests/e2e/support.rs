@@ -37,6 +37,7 @@ impl Server {
     pub fn start(zones: &Path, db: &Path) -> Server {
         let mut child = binary()
             .args(["serve", "--listen", "127.0.0.1:0", "--poll-seconds", "1"])
+            .args(["--admin-listen", "127.0.0.1:0"])
             .arg("--zones")
             .arg(zones)
             .arg("--db")
@@ -113,7 +114,7 @@ impl Drop for Server {
 }
 
 /// The value of `key=value` in a tracing log line.
-fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let start = line.find(&format!("{key}="))? + key.len() + 1;
     line[start..].split_whitespace().next()
 }

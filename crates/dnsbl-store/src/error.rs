@@ -35,4 +35,19 @@ pub enum StoreError {
     SourceConflict { kind: &'static str, name: String },
     #[error("failed to build the snapshot: {0}")]
     Snapshot(#[from] dnsbl_core::SnapshotError),
+    #[error("{kind} {name:?} already exists")]
+    Conflict { kind: &'static str, name: String },
+    #[error("{kind} {name:?} comes from register.toml; change it there")]
+    ReadOnly { kind: &'static str, name: String },
+    #[error("{kind} {name:?} not found")]
+    NotFound { kind: &'static str, name: String },
+    /// A value that refers to something missing or breaks a rule of the register; `field`
+    /// names the request field.
+    #[error("invalid {field} {value:?}: {message}")]
+    Rejected {
+        code: &'static str,
+        field: String,
+        value: String,
+        message: String,
+    },
 }

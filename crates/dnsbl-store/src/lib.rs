@@ -7,6 +7,7 @@
 //! the expansion and writes it through an [`Update`] transaction.
 
 mod addr;
+mod admin;
 mod error;
 mod open;
 mod register;
@@ -14,15 +15,18 @@ mod register_provider;
 mod register_read;
 mod runs;
 mod snapshot;
+mod tokens;
 mod update;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::{SqliteConnection, SqlitePool};
 
+pub use admin::{Delisting, NewProvider, Page, ProviderFilter, ProviderRecord};
 pub use error::StoreError;
 pub use register::{ChangeCounts, REMOVED_REASON, RegisterChanges};
 pub use runs::{RunKind, RunRecord};
+pub use tokens::{AuditContext, AuditEntry, TokenInfo, TokenRole};
 pub use update::{
     ExpansionInput, ListedRange, ProviderTargets, RoutingRow, RoutingSource, SourceKey, Update,
 };

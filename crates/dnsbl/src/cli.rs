@@ -37,6 +37,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Replace the stored routing data with IP-to-ASN CSV files and expand the register.
     Ingest(IngestArgs),
+    /// Create, revoke and list the bearer tokens of the admin API.
+    #[command(subcommand)]
+    Token(crate::admin::TokenCommand),
+    /// Print every listing that covers an IP address or a domain, and why.
+    Lookup(crate::admin::LookupArgs),
 }
 
 /// Where the register and the database are.
@@ -63,6 +68,14 @@ pub struct ServeArgs {
     /// How often to check the database for changes written by another process, in seconds.
     #[arg(long, default_value_t = 2, env = "DNSBL_POLL_SECONDS")]
     pub poll_seconds: u64,
+
+    /// Address of the admin HTTP API. Port 0 picks a free port, printed in the log.
+    #[arg(long, default_value = "127.0.0.1:8053", env = "DNSBL_ADMIN_LISTEN")]
+    pub admin_listen: SocketAddr,
+
+    /// Do not serve the admin HTTP API.
+    #[arg(long)]
+    pub no_admin: bool,
 }
 
 #[derive(Debug, Args)]

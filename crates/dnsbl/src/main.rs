@@ -1,6 +1,7 @@
 //! `dnsbl`: the command-line entry point. It parses arguments, sets up logging and the
 //! Tokio runtime, and hands over to the subcommand in its own module.
 
+mod admin;
 mod cli;
 mod ingest;
 mod serve;
@@ -22,6 +23,8 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Ingest(args) => ingest::run(args).await,
+            Command::Token(command) => admin::run_token(command).await,
+            Command::Lookup(args) => admin::run_lookup(args).await,
         }
     })
 }

@@ -28,11 +28,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("failed to listen on {}", args.listen))?;
     info!(address = %server.local_addr(), "DNS listening on UDP and TCP");
 
+    let listings_changed = Arc::new(tokio::sync::Notify::new());
+    if !args.no_admin {
+        crate::admin::spawn_api(args.admin_listen, &store, &current, &listings_changed).await?;
+    }
     let reloader = tokio::spawn(watch_for_changes(
         store,
         args.store.zones.clone(),
         current,
         Duration::from_secs(args.poll_seconds.max(1)),
+        listings_changed,
     ));
 
     shutdown_signal().await;
@@ -77,13 +82,15 @@ async fn build_snapshot(store: &Store, zones: &ZonesDir) -> anyhow::Result<Snaps
 }
 
 /// Rebuilds the snapshot on SIGHUP (after reading zones/ again) and when the database's
-/// serial changes, for example after `dnsbl ingest` in another process. A failed reload
+/// serial changes, for example after `dnsbl ingest` in another process or at once when
+/// the admin API notifies `listings_changed`. A failed reload
 /// is logged and the current snapshot keeps answering.
 async fn watch_for_changes(
     store: Store,
     zones_root: std::path::PathBuf,
     current: Arc<ArcSwap<Snapshot>>,
     poll: Duration,
+    listings_changed: Arc<tokio::sync::Notify>,
 ) {
     let mut hangup = match signal(SignalKind::hangup()) {
         Ok(hangup) => Some(hangup),
@@ -97,6 +104,7 @@ async fn watch_for_changes(
     loop {
         let from_signal = tokio::select! {
             _ = ticker.tick() => false,
+            _ = listings_changed.notified() => false,
             Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => true,
         };
         let result = if from_signal {

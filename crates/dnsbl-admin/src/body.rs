@@ -1,0 +1,217 @@
+//! Request bodies: the JSON extractor with API errors, and the checks of provider fields.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use dnsbl_core::AddrRange;
+use dnsbl_store::NewProvider;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Largest accepted request body, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON body: 400 for malformed JSON, 422 for JSON of the wrong shape, 413 when larger
+/// than [`MAX_BODY_BYTES`].
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                let status = rejection.status();
+                let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "body_too_large"
+                } else {
+                    "invalid_body"
+                };
+                ApiError::new(status, code, rejection.body_text())
+            })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|error| {
+                if error.is_data() {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_field",
+                        error.to_string(),
+                    )
+                } else {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", error.to_string())
+                }
+            })
+    }
+}
+
+/// The body of `POST /v1/providers` and `PUT /v1/providers/{name}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderBody {
+    /// Required on create; on update it must match the path if given.
+    pub name: Option<String>,
+    pub category: String,
+    pub operator: Option<String>,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Numbers or strings like `"AS64500"`.
+    #[serde(default)]
+    pub asns: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub netblocks: Vec<String>,
+    pub note: Option<String>,
+}
+
+impl ProviderBody {
+    /// Checks every field and returns the provider named `name`.
+    pub fn validate(self, name: &str) -> Result<NewProvider, ApiError> {
+        check_name(name)?;
+        let mut provider = NewProvider {
+            name: name.to_owned(),
+            category: self.category,
+            operator: self.operator,
+            note: self.note,
+            ..NewProvider::default()
+        };
+        for (index, domain) in self.domains.iter().enumerate() {
+            provider
+                .domains
+                .push(parse_domain(domain).map_err(|message| {
+                    ApiError::invalid(
+                        "invalid_domain",
+                        format!("domains[{index}]"),
+                        domain,
+                        message,
+                    )
+                })?);
+        }
+        for (index, asn) in self.asns.iter().enumerate() {
+            provider.asns.push(parse_asn(asn).ok_or_else(|| {
+                ApiError::invalid(
+                    "invalid_asn",
+                    format!("asns[{index}]"),
+                    asn.to_string(),
+                    "expected an AS number from 0 to 4294967295, as a number or as \"AS64500\"",
+                )
+            })?);
+        }
+        for (index, netblock) in self.netblocks.iter().enumerate() {
+            let range = netblock.parse::<AddrRange>().map_err(|error| {
+                ApiError::invalid(
+                    "invalid_netblock",
+                    format!("netblocks[{index}]"),
+                    netblock,
+                    error.to_string(),
+                )
+            })?;
+            provider.netblocks.push(range);
+        }
+        Ok(provider)
+    }
+}
+
+/// Provider names: 1 to 100 characters, letters, digits, `.`, `-` and `_`, so they fit in
+/// a URL path segment without escaping.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    let valid = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_name",
+            "name",
+            name,
+            "expected 1 to 100 letters, digits, '.', '-' or '_'",
+        ))
+    }
+}
+
+fn parse_asn(value: &serde_json::Value) -> Option<u32> {
+    match value {
+        serde_json::Value::Number(number) => u32::try_from(number.as_u64()?).ok(),
+        serde_json::Value::String(text) => {
+            let digits = text
+                .strip_prefix("AS")
+                .or_else(|| text.strip_prefix("as"))
+                .unwrap_or(text);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            digits.parse().ok()
+        }
+        _ => None,
+    }
+}
+
+/// Lower-cases a domain, drops a trailing dot, and checks RFC 1035 §2.3.4 lengths and
+/// LDH labels (underscores allowed).
+pub fn parse_domain(text: &str) -> Result<String, String> {
+    let domain = text.trim_end_matches('.').to_ascii_lowercase();
+    if domain.is_empty() || domain.len() > 253 {
+        return Err("expected a domain name of 1 to 253 characters".into());
+    }
+    for label in domain.split('.') {
+        let valid = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(format!(
+                "label {label:?} is not 1 to 63 letters, digits, '-' or '_'"
+            ));
+        }
+    }
+    Ok(domain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asn_formats() {
+        let cases = [
+            (serde_json::json!(64500), Some(64500)),
+            (serde_json::json!("AS64500"), Some(64500)),
+            (serde_json::json!("as1"), Some(1)),
+            (serde_json::json!("4294967295"), Some(u32::MAX)),
+            (serde_json::json!(4294967296u64), None),
+            (serde_json::json!(-1), None),
+            (serde_json::json!("AS"), None),
+            (serde_json::json!("ASX1"), None),
+            (serde_json::json!(1.5), None),
+            (serde_json::json!(null), None),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(parse_asn(&input), expected, "input {input}");
+        }
+    }
+
+    #[test]
+    fn domain_checks() {
+        assert_eq!(parse_domain("Spam.Example.").unwrap(), "spam.example");
+        assert!(parse_domain("").is_err());
+        assert!(parse_domain("a..b").is_err());
+        assert!(parse_domain("-a.example").is_err());
+        assert!(parse_domain(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn name_checks() {
+        assert!(check_name("bulk-mail_1.example").is_ok());
+        assert!(check_name("").is_err());
+        assert!(check_name("a/b").is_err());
+        assert!(check_name(&"a".repeat(101)).is_err());
+    }
+}

@@ -1,0 +1,72 @@
+//! `/metrics` in the Prometheus text exposition format (version 0.0.4).
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use crate::AppState;
+
+/// Counters of the admin API.
+#[derive(Debug, Default)]
+pub struct AdminMetrics {
+    /// Requests rejected with 401.
+    pub failed_auth: AtomicU64,
+    /// Writes that changed the listings and triggered a snapshot rebuild.
+    pub listing_writes: AtomicU64,
+}
+
+pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    let snapshot = state.snapshot.load();
+    let mut text = String::new();
+    let gauges = [
+        (
+            "dnsbl_snapshot_serial",
+            "Serial of the snapshot being served.",
+            u64::from(snapshot.serial),
+        ),
+        (
+            "dnsbl_snapshot_listings",
+            "Listings in the snapshot being served.",
+            snapshot.listings.len() as u64,
+        ),
+        (
+            "dnsbl_snapshot_segments",
+            "Address segments in the snapshot being served.",
+            snapshot.segment_count() as u64,
+        ),
+        (
+            "dnsbl_snapshot_domains",
+            "Listed domains in the snapshot being served.",
+            snapshot.domain_count() as u64,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    let counters = [
+        (
+            "dnsbl_admin_failed_auth_total",
+            "Admin API requests rejected for a missing or invalid token.",
+            &state.metrics.failed_auth,
+        ),
+        (
+            "dnsbl_admin_listing_writes_total",
+            "Admin API writes that changed the listings.",
+            &state.metrics.listing_writes,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let value = value.load(Ordering::Relaxed);
+        let _ = writeln!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}

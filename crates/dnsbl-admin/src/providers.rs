@@ -1,0 +1,189 @@
+//! `/v1/providers`: create, read, update, list, delist and relist providers.
+
+use axum::Json;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{Method, StatusCode, Uri};
+use dnsbl_store::{AuditContext, Page, ProviderFilter, ProviderRecord, TokenInfo};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::body::{JsonBody, ProviderBody};
+use crate::error::ApiError;
+
+/// Default and maximum page size of list endpoints.
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    pub name: Option<String>,
+    pub asn: Option<String>,
+    pub contains: Option<String>,
+}
+
+/// Checks `limit` (1 to [`MAX_LIMIT`]) and `offset` (not negative).
+pub fn page_bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(
+            "invalid_limit",
+            "limit",
+            limit.to_string(),
+            format!("expected 1 to {MAX_LIMIT}"),
+        ));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::invalid(
+            "invalid_offset",
+            "offset",
+            offset.to_string(),
+            "expected 0 or more",
+        ));
+    }
+    Ok((limit, offset))
+}
+
+fn audit(caller: &TokenInfo, method: &Method, uri: &Uri) -> AuditContext {
+    AuditContext {
+        token_name: caller.name.clone(),
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<ProviderRecord>>, ApiError> {
+    let (limit, offset) = page_bounds(query.limit, query.offset)?;
+    let asn = match &query.asn {
+        None => None,
+        Some(text) => Some(text.trim_start_matches("AS").parse::<u32>().map_err(|_| {
+            ApiError::invalid(
+                "invalid_asn",
+                "asn",
+                text,
+                "expected an AS number like AS64500",
+            )
+        })?),
+    };
+    let contains = match &query.contains {
+        None => None,
+        Some(text) => Some(text.parse().map_err(|_| {
+            ApiError::invalid(
+                "invalid_address",
+                "contains",
+                text,
+                "expected an IPv4 or IPv6 address",
+            )
+        })?),
+    };
+    let filter = ProviderFilter {
+        name: query.name,
+        asn,
+        contains,
+    };
+    Ok(Json(
+        state.store.list_providers(&filter, limit, offset).await?,
+    ))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<ProviderRecord>, ApiError> {
+    Ok(Json(state.store.get_provider(&name).await?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<TokenInfo>,
+    method: Method,
+    uri: Uri,
+    JsonBody(body): JsonBody<ProviderBody>,
+) -> Result<(StatusCode, Json<ProviderRecord>), ApiError> {
+    let name = body.name.clone().unwrap_or_default();
+    let provider = body.validate(&name)?;
+    let record = state
+        .store
+        .create_provider(&audit(&caller, &method, &uri), &provider)
+        .await?;
+    state.listings_changed().await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(caller): Extension<TokenInfo>,
+    method: Method,
+    uri: Uri,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<ProviderBody>,
+) -> Result<Json<ProviderRecord>, ApiError> {
+    if let Some(body_name) = &body.name
+        && body_name != &name
+    {
+        return Err(ApiError::invalid(
+            "name_mismatch",
+            "name",
+            body_name,
+            format!("the body names another provider than the path ({name:?})"),
+        ));
+    }
+    let provider = body.validate(&name)?;
+    let record = state
+        .store
+        .update_provider(&audit(&caller, &method, &uri), &provider)
+        .await?;
+    state.listings_changed().await?;
+    Ok(Json(record))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelistBody {
+    pub reason: String,
+}
+
+pub async fn delist(
+    State(state): State<AppState>,
+    Extension(caller): Extension<TokenInfo>,
+    method: Method,
+    uri: Uri,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<DelistBody>,
+) -> Result<Json<ProviderRecord>, ApiError> {
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "invalid_reason",
+            "reason",
+            body.reason,
+            "a delisting needs a reason",
+        ));
+    }
+    let record = state
+        .store
+        .set_provider_listed(&audit(&caller, &method, &uri), &name, Some(&body.reason))
+        .await?;
+    state.listings_changed().await?;
+    Ok(Json(record))
+}
+
+pub async fn relist(
+    State(state): State<AppState>,
+    Extension(caller): Extension<TokenInfo>,
+    method: Method,
+    uri: Uri,
+    Path(name): Path<String>,
+) -> Result<Json<ProviderRecord>, ApiError> {
+    let record = state
+        .store
+        .set_provider_listed(&audit(&caller, &method, &uri), &name, None)
+        .await?;
+    state.listings_changed().await?;
+    Ok(Json(record))
+}

@@ -1,0 +1,147 @@
+//! The admin side of the binary: starting the admin HTTP API inside `dnsbl serve`, and the
+//! `token` and `lookup` subcommands.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use clap::{Args, Subcommand, ValueEnum};
+use dnsbl_config::ZonesDir;
+use dnsbl_core::Snapshot;
+use dnsbl_store::{Store, TokenRole};
+use tokio::sync::Notify;
+use tracing::info;
+
+use crate::cli::StoreArgs;
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once; only its SHA-256 hash is stored.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Unique name of the token, recorded in the audit log.
+        #[arg(long)]
+        name: String,
+        /// `admin` may read and write, `read` may only read.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    /// Delete a token; requests with it fail from then on.
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        name: String,
+    },
+    /// List the tokens by name, role and creation time.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Read,
+}
+
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// An IPv4 or IPv6 address, or a domain name.
+    pub query: String,
+}
+
+/// Starts the admin API next to the DNS server and logs its bound address.
+pub async fn spawn_api(
+    listen: SocketAddr,
+    store: &Store,
+    snapshot: &Arc<ArcSwap<Snapshot>>,
+    listings_changed: &Arc<Notify>,
+) -> anyhow::Result<()> {
+    let state = dnsbl_admin::AppState {
+        store: store.clone(),
+        snapshot: snapshot.clone(),
+        listings_changed: listings_changed.clone(),
+        metrics: Arc::default(),
+    };
+    let (bound, _task) = dnsbl_admin::spawn(listen, state)
+        .await
+        .with_context(|| format!("failed to listen on {listen} for the admin API"))?;
+    info!(address = %bound, "admin API listening on HTTP");
+    Ok(())
+}
+
+async fn open(store: &StoreArgs) -> anyhow::Result<Store> {
+    Store::open(&store.db)
+        .await
+        .with_context(|| format!("failed to open the database {}", store.db.display()))
+}
+
+pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { store, name, role } => {
+            let role = match role {
+                RoleArg::Admin => TokenRole::Admin,
+                RoleArg::Read => TokenRole::Read,
+            };
+            let token = open(&store).await?.create_token(&name, role).await?;
+            println!("{token}");
+            eprintln!(
+                "Token {name:?} ({}) created. It is shown only this once.",
+                role.as_str()
+            );
+        }
+        TokenCommand::Revoke { store, name } => {
+            if !open(&store).await?.revoke_token(&name).await? {
+                anyhow::bail!("token {name:?} not found; `dnsbl token list` shows the tokens");
+            }
+            eprintln!("Token {name:?} revoked.");
+        }
+        TokenCommand::List { store } => {
+            for token in open(&store).await?.list_tokens().await? {
+                println!(
+                    "{}\t{}\t{}",
+                    token.name,
+                    token.role.as_str(),
+                    token.created_at
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Builds the snapshot from the database and prints the listings covering the query.
+pub async fn run_lookup(args: LookupArgs) -> anyhow::Result<()> {
+    let zones = ZonesDir::load(&args.store.zones)?;
+    let store = open(&args.store).await?;
+    let snapshot = store.load_snapshot(&zones.zones).await?;
+    let matches = dnsbl_admin::lookup(&snapshot, &args.query)?;
+    if matches.is_empty() {
+        println!(
+            "{} is not listed in any zone (serial {}).",
+            args.query, snapshot.serial
+        );
+        return Ok(());
+    }
+    for m in matches {
+        let operator = m
+            .operator
+            .map(|operator| format!(", run by {operator},"))
+            .unwrap_or_default();
+        let since = m
+            .listed_since
+            .map(|date| format!(" since {date}"))
+            .unwrap_or_default();
+        println!(
+            "{} is listed in {} with {} ({}): provider {}{operator} lists {} {}{since}.",
+            args.query, m.zone, m.code, m.category, m.provider, m.source_kind, m.source
+        );
+    }
+    Ok(())
+}
