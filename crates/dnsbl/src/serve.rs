@@ -2,7 +2,7 @@
 //! new snapshot whenever the data changes.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -20,7 +20,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("failed to open the database {}", args.store.db.display()))?;
     prepare_store(&store, &zones).await?;
-    let snapshot = build_snapshot(&store, &zones).await?;
+    let started = Instant::now();
+    let snapshot = store.load_snapshot(&zones.zones).await?;
+    log_snapshot(&snapshot, started);
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
 
     let server = dnsbl_dns::DnsServer::bind(args.listen, current.clone())
@@ -66,9 +68,21 @@ async fn prepare_store(store: &Store, zones: &ZonesDir) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn build_snapshot(store: &Store, zones: &ZonesDir) -> anyhow::Result<Snapshot> {
-    let started = std::time::Instant::now();
-    let snapshot = store.load_snapshot(&zones.zones).await?;
+/// Builds a new snapshot next to the current one and swaps it in. The log line comes
+/// after the swap, so a reader of the log knows that queries see the new data.
+async fn install_snapshot(
+    store: &Store,
+    zones: &ZonesDir,
+    current: &ArcSwap<Snapshot>,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let snapshot = Arc::new(store.load_snapshot(&zones.zones).await?);
+    current.store(snapshot.clone());
+    log_snapshot(&snapshot, started);
+    Ok(())
+}
+
+fn log_snapshot(snapshot: &Snapshot, started: Instant) {
     info!(
         serial = snapshot.serial,
         zones = snapshot.zones.len(),
@@ -78,7 +92,6 @@ async fn build_snapshot(store: &Store, zones: &ZonesDir) -> anyhow::Result<Snaps
         millis = started.elapsed().as_millis() as u64,
         "snapshot loaded"
     );
-    Ok(snapshot)
 }
 
 /// Rebuilds the snapshot on SIGHUP (after reading zones/ again) and when the database's
@@ -129,9 +142,7 @@ async fn reload_all(
 ) -> anyhow::Result<()> {
     let zones = ZonesDir::load(zones_root)?;
     prepare_store(store, &zones).await?;
-    let snapshot = build_snapshot(store, &zones).await?;
-    current.store(Arc::new(snapshot));
-    Ok(())
+    install_snapshot(store, &zones, current).await
 }
 
 async fn reload_if_changed(
@@ -143,9 +154,7 @@ async fn reload_if_changed(
         return Ok(());
     }
     let zones = ZonesDir::load(zones_root)?;
-    let snapshot = build_snapshot(store, &zones).await?;
-    current.store(Arc::new(snapshot));
-    Ok(())
+    install_snapshot(store, &zones, current).await
 }
 
 async fn shutdown_signal() {
