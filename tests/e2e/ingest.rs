@@ -88,3 +88,78 @@ fn running_server_picks_up_new_ingest() {
     let v6 = query_udp(server.addr, &v6_name, RecordType::A);
     assert_eq!(v6.metadata.response_code, ResponseCode::NXDomain);
 }
+
+/// Copies the repository's zones/ into `dir`, with `edit` applied to register.toml.
+fn zones_copy(dir: &Path, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
+    let zones = dir.join("zones");
+    std::fs::create_dir_all(zones.join("data")).unwrap();
+    for name in ["zones.toml", "register.toml"] {
+        let text = std::fs::read_to_string(repo_zones().join(name)).unwrap();
+        let text = if name == "register.toml" { edit(&text) } else { text };
+        std::fs::write(zones.join(name), text).unwrap();
+    }
+    zones
+}
+
+fn lookup(zones: &Path, db: &Path, query: &str) -> String {
+    let output = binary()
+        .arg("lookup")
+        .arg("--zones")
+        .arg(zones)
+        .arg("--db")
+        .arg(db)
+        .arg(query)
+        .output()
+        .expect("dnsbl lookup runs");
+    assert!(output.status.success(), "lookup: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn failed_ingest_keeps_register_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let first = ingest(&db, &[&slice("asn-ipv4-slice.csv")]);
+    assert!(first.status.success(), "first ingest: {first:?}");
+    let listed_before = lookup(&repo_zones(), &db, "5.10.100.7");
+    assert!(listed_before.contains("SoftLayer"), "{listed_before}");
+
+    // A register without SoftLayer, ingested together with a broken file.
+    let zones = zones_copy(dir.path(), |text| {
+        text.replace("name = \"SoftLayer Technologies Inc.\"", "name = \"Renamed Provider\"")
+    });
+    let bad = dir.path().join("broken.csv");
+    std::fs::write(&bad, "5.10.96.0,5.10.127.255,36351,\"IBM Cloud\n").unwrap();
+    let failed = binary()
+        .arg("ingest")
+        .arg("--zones")
+        .arg(&zones)
+        .arg("--db")
+        .arg(&db)
+        .arg("--asn-data")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!failed.status.success(), "ingest of a broken file must fail");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("unterminated quote"), "{stderr}");
+
+    let listed_after = lookup(&repo_zones(), &db, "5.10.100.7");
+    assert_eq!(listed_after, listed_before, "the failed ingest changed the register");
+}
+
+#[test]
+fn empty_file_keeps_routing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let first = ingest(&db, &[&slice("asn-ipv4-slice.csv")]);
+    assert!(first.status.success(), "first ingest: {first:?}");
+
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let failed = ingest(&db, &[&empty]);
+    assert!(!failed.status.success(), "an ingest of no rows must fail");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(stderr.contains("contain no rows"), "{stderr}");
+    assert!(lookup(&repo_zones(), &db, "5.10.100.7").contains("SoftLayer"));
+}

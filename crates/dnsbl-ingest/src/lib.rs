@@ -13,6 +13,7 @@ mod summary;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
+use dnsbl_config::Register;
 use dnsbl_store::{RunKind, RunRecord, Store, StoreError, Update};
 
 pub use expansion::{ExpandedRanges, Expansion};
@@ -28,6 +29,11 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("no routing data files given; pass at least one CSV file")]
     NoFiles,
+    #[error(
+        "the routing data files contain no rows, so the stored routing data was kept; \
+         check that the files are complete"
+    )]
+    NoRows,
     #[error("the routing file reader failed: {0}")]
     Reader(String),
 }
@@ -38,6 +44,16 @@ pub enum IngestError {
 /// All files are parsed before the database is touched, so an invalid line changes
 /// nothing. A failed run is recorded in `ingest_runs` after the rollback.
 pub async fn ingest(store: &Store, files: &[PathBuf]) -> Result<IngestSummary, IngestError> {
+    ingest_with_register(store, files, None).await
+}
+
+/// Does what [`ingest`] does, and first applies `register` (register.toml) inside the same
+/// transaction, so that a failed ingest leaves the register as it was too.
+pub async fn ingest_with_register(
+    store: &Store,
+    files: &[PathBuf],
+    register: Option<&Register>,
+) -> Result<IngestSummary, IngestError> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     tracing::info!(files = files.len(), "ingest started");
@@ -45,7 +61,7 @@ pub async fn ingest(store: &Store, files: &[PathBuf]) -> Result<IngestSummary, I
         files: files.len(),
         ..IngestSummary::default()
     };
-    let result = ingest_files(store, files, &mut summary).await;
+    let result = ingest_files(store, files, register, &mut summary).await;
     summary.seconds = clock.elapsed().as_secs_f64();
     let mut run = run_record(RunKind::Ingest, started_at, files, &summary);
     let result = match result {
@@ -78,6 +94,7 @@ pub async fn ingest(store: &Store, files: &[PathBuf]) -> Result<IngestSummary, I
 async fn ingest_files(
     store: &Store,
     files: &[PathBuf],
+    register: Option<&Register>,
     summary: &mut IngestSummary,
 ) -> Result<Update, IngestError> {
     if files.is_empty() {
@@ -101,8 +118,16 @@ async fn ingest_files(
     }
     summary.rows_v4 = rows.iter().filter(|row| row.range.is_ipv4()).count() as u64;
     summary.rows_v6 = rows.len() as u64 - summary.rows_v4;
+    // An empty input would delist every provider listed by ASN; a failed download is the
+    // usual cause, so it is rejected rather than taken as "no routes".
+    if rows.is_empty() {
+        return Err(IngestError::NoRows);
+    }
 
     let mut update = store.begin_update().await?;
+    if let Some(register) = register {
+        update.sync_register(register).await?;
+    }
     update.replace_routing(&rows, &sources).await?;
     drop(rows);
     let counts = expansion::expand_in(&mut update).await?;

@@ -84,6 +84,20 @@ pub fn parse_routing(data: &[u8], path: &Path) -> Result<Vec<RoutingRow>, ParseE
         .has_headers(false)
         .flexible(true)
         .from_reader(data);
+    // The csv crate accepts a quoted field that the end of the file cuts off, as a
+    // download that stopped midway leaves it, so an odd quote count on the last line is
+    // checked here.
+    let last_line_start = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let last_line = &data[last_line_start..];
+    if last_line.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
+        return Err(ParseError::Line {
+            path: path.to_path_buf(),
+            line: data.iter().filter(|&&b| b == b'\n').count() as u64 + 1,
+            message: "unterminated quote at the end of the file: is the file cut off?"
+                .to_string(),
+            value: String::from_utf8_lossy(last_line).into_owned(),
+        });
+    }
     let mut record = csv::ByteRecord::new();
     let mut rows = Vec::new();
     loop {
@@ -125,6 +139,16 @@ pub fn parse_routing(data: &[u8], path: &Path) -> Result<Vec<RoutingRow>, ParseE
             })?;
         }
         let [start_text, end_text, asn_text, org] = fields;
+        // A record never spans lines in this format. A line break inside a field means an
+        // unterminated quote, which would otherwise swallow the lines after it.
+        if org.contains(['\n', '\r']) {
+            let first_line = org.lines().next().unwrap_or_default();
+            return Err(line_error(
+                offset,
+                "unterminated quote in the organisation field",
+                first_line,
+            ));
+        }
         let start = parse_address(start_text, ipv6_file)
             .ok_or_else(|| line_error(offset, "invalid start address", start_text))?;
         let end = parse_address(end_text, ipv6_file)
@@ -360,10 +384,20 @@ mod tests {
     }
 
     #[test]
-    fn quoted_line_break_keeps_record_line() {
-        let text = "1.0.0.0,1.0.0.255,1,\"two\nlines\"\nbad,1.0.0.255,1,a\n";
-        let error = parse(text, "asn.csv").unwrap_err().to_string();
-        assert_eq!(error, "asn.csv:3: invalid start address (bad)");
+    fn unterminated_quote_is_rejected() {
+        let cases = [
+            // A stray quote that would swallow the next line.
+            ("1.0.0.0,1.0.0.255,1,\"Cloud\n2.0.0.0,2.0.0.255,2,b\n", "asn.csv:1:"),
+            // A download cut off inside a quoted field, at the end of the file.
+            ("1.0.0.0,1.0.0.255,1,a\n2.0.0.0,2.0.0.255,2,\"Frontier, In", "asn.csv:2:"),
+            // A quoted line break, which this format never has.
+            ("1.0.0.0,1.0.0.255,1,\"two\nlines\"\n", "asn.csv:1:"),
+        ];
+        for (text, place) in cases {
+            let error = parse(text, "asn.csv").unwrap_err().to_string();
+            assert!(error.starts_with(place), "{text:?}: {error}");
+            assert!(error.contains("unterminated quote") || error.contains("invalid CSV"), "{text:?}: {error}");
+        }
     }
 
     #[test]

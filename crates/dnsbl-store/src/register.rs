@@ -89,13 +89,7 @@ impl Store {
     /// rejected. Increases the serial when anything changed.
     pub async fn sync_register(&self, register: &Register) -> Result<RegisterChanges, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut changes = RegisterChanges::default();
-        sync(&mut tx, register, &mut changes).await?;
-        changes.changed = changes.categories.total()
-            + changes.operators.total()
-            + changes.providers.total()
-            + changes.allow.total()
-            > 0;
+        let changes = sync_in(&mut tx, register).await?;
         if changes.changed {
             let serial = bump_serial(&mut tx).await?;
             tracing::info!(%changes, serial, "register synced");
@@ -103,6 +97,34 @@ impl Store {
         tx.commit().await?;
         Ok(changes)
     }
+}
+
+/// Applies the register inside the caller's transaction and fills in `changed`; the caller
+/// bumps the serial.
+pub(crate) async fn sync_in(
+    conn: &mut SqliteConnection,
+    register: &Register,
+) -> Result<RegisterChanges, StoreError> {
+    let mut changes = RegisterChanges::default();
+    sync(conn, register, &mut changes).await?;
+    changes.changed = changes.categories.total()
+        + changes.operators.total()
+        + changes.providers.total()
+        + changes.allow.total()
+        > 0;
+    if changes.providers.removed > 0 {
+        let active: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM providers WHERE delisted_at IS NULL")
+                .fetch_one(&mut *conn)
+                .await?;
+        if active == 0 {
+            tracing::warn!(
+                removed = changes.providers.removed,
+                "register.toml delists every provider; nothing is listed any more"
+            );
+        }
+    }
+    Ok(changes)
 }
 
 async fn sync(

@@ -96,6 +96,14 @@ impl Update {
         &mut self.tx
     }
 
+    /// Applies register.toml inside this transaction; see [`Store::sync_register`].
+    pub async fn sync_register(
+        &mut self,
+        register: &dnsbl_config::Register,
+    ) -> Result<crate::RegisterChanges, StoreError> {
+        crate::register::sync_in(self.conn(), register).await
+    }
+
     /// Replaces the routing snapshot with `rows` and the record of its files with `sources`.
     pub async fn replace_routing(
         &mut self,

@@ -11,8 +11,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.store.db)
         .await
         .with_context(|| format!("failed to open the database {}", args.store.db.display()))?;
-    store.sync_register(&zones.register).await?;
-    let summary = dnsbl_ingest::ingest(&store, &args.asn_data).await?;
+    let summary =
+        dnsbl_ingest::ingest_with_register(&store, &args.asn_data, Some(&zones.register)).await?;
     println!("{summary}");
     Ok(())
 }

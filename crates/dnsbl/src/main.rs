@@ -7,15 +7,26 @@ mod ingest;
 mod serve;
 
 use std::io::IsTerminal;
+use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_format);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", describe(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -27,6 +38,20 @@ fn main() -> anyhow::Result<()> {
             Command::Lookup(args) => admin::run_lookup(args).await,
         }
     })
+}
+
+/// Joins an error and its causes into one line, leaving out a cause whose text the message
+/// before it already contains (most library errors repeat their source in the message).
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// Logs to stderr. `RUST_LOG` overrides the default filter, which keeps lifecycle events

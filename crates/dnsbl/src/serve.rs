@@ -55,6 +55,13 @@ async fn prepare_store(store: &Store, zones: &ZonesDir) -> anyhow::Result<()> {
     let changes = store.sync_register(&zones.register).await?;
     if !store.has_routing_data().await? {
         let files = zones.bundled_data()?;
+        if files.is_empty() {
+            anyhow::bail!(
+                "no routing data is stored yet and {} contains no CSV files; \
+                 run `dnsbl ingest --asn-data FILE...` first",
+                zones.root.join(dnsbl_config::DATA_DIR).display()
+            );
+        }
         info!(
             files = files.len(),
             "no routing data stored yet, ingesting the bundled data"
