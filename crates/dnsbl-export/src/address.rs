@@ -11,12 +11,16 @@
 //!   address) is listed with one listing set;
 //! - **mixed**: anything else.
 //!
-//! If no child is empty, the node gets a wildcard `*.node` with the listing set shared by
-//! most uniform children, and those children are written no further. Uniform children with
-//! another set are written explicitly: `child` when it is a full address, `*.child`
-//! otherwise. Mixed children are visited in turn. If a child is empty, the node gets no
-//! wildcard, because RFC 4592 §4.3 would let `*.node` answer for every name below the
-//! empty child, and the uniform siblings are written explicitly instead.
+//! The node gets a wildcard `*.node` with the listing set shared by most uniform
+//! children, and those children are written no further. Uniform children with another
+//! set are written explicitly: `child` when it is a full address, `*.child` otherwise.
+//! Mixed children are visited in turn. An empty child under the wildcard would match it,
+//! so it is written as a blocker: an existing node with one HINFO record and nothing
+//! below, which makes every name below it NXDOMAIN. A full address cannot be a blocker,
+//! because the address itself must get NXDOMAIN, so a node with an empty full-address
+//! child gets no wildcard, and its uniform children are all written explicitly. The
+//! wildcard is also left out where it would not save records (one uniform child among
+//! many empty ones).
 //!
 //! This is correct under RFC 4592 because a wildcard answers only for names whose closest
 //! encloser is its parent: every child that is written or visited exists (at least as an
@@ -56,6 +60,9 @@ pub struct AddressEntry {
     /// Whether the IPv4 and the IPv6 reading of `path` cover listed addresses.
     pub v4: bool,
     pub v6: bool,
+    /// An empty node under a wildcard: it exists only so that the names below it get
+    /// NXDOMAIN, and carries no listing (`group` is unused).
+    pub blocker: bool,
 }
 
 /// The record owners of an address zone, in address order.
@@ -247,14 +254,7 @@ impl Builder {
         }
         children.sort_by_key(|(label, _)| *label);
 
-        let any_empty = children
-            .iter()
-            .any(|(_, child)| child.combined() == State::Empty);
-        let default = if any_empty {
-            None
-        } else {
-            most_common_uniform(&children)
-        };
+        let default = choose_wildcard(&children);
         if let Some((group, v4, v6)) = default {
             self.entries.push(AddressEntry {
                 path: path.clone(),
@@ -262,19 +262,26 @@ impl Builder {
                 group,
                 v4,
                 v6,
+                blocker: false,
             });
         }
         let default_group = default.map(|(group, _, _)| group);
         for (label, child) in children {
+            path.push(label);
             match child.combined() {
+                State::Empty if default.is_some() => self.entries.push(AddressEntry {
+                    path: path.clone(),
+                    wildcard: false,
+                    group: 0,
+                    v4: false,
+                    v6: false,
+                    blocker: true,
+                }),
                 State::Empty => {}
                 State::Uniform(group) if Some(group) == default_group => {}
-                _ => {
-                    path.push(label);
-                    self.write_child(path, &child);
-                    path.pop();
-                }
+                _ => self.write_child(path, &child),
             }
+            path.pop();
         }
     }
 
@@ -288,6 +295,7 @@ impl Builder {
                 group,
                 v4: path.len() == V4.depth,
                 v6: path.len() == V6.depth,
+                blocker: false,
             });
         }
         match child.below {
@@ -297,6 +305,7 @@ impl Builder {
                 group,
                 v4: child.v4 && path.len() < V4.depth,
                 v6: child.v6,
+                blocker: false,
             }),
             Some(State::Mixed) => self.visit(path),
             Some(State::Empty) | None => {}
@@ -304,9 +313,29 @@ impl Builder {
     }
 }
 
+/// The group of the node's wildcard, with the families it covers, or `None` for no
+/// wildcard.
+///
+/// A wildcard is possible only when no empty child is a full address, because such a
+/// name must not exist and would match the wildcard. It is written when it saves records:
+/// it replaces the children of its group but costs one blocker for every empty child.
+fn choose_wildcard(children: &[(Label, Child)]) -> Option<(u32, bool, bool)> {
+    let mut empty = 0;
+    for (_, child) in children {
+        if child.combined() == State::Empty {
+            if child.leaf.is_some() {
+                return None;
+            }
+            empty += 1;
+        }
+    }
+    let (group, v4, v6, count) = most_common_uniform(children)?;
+    (count > empty + 1).then_some((group, v4, v6))
+}
+
 /// The listing group shared by most uniform children (the smallest group on a tie), with
-/// the families those children cover.
-fn most_common_uniform(children: &[(Label, Child)]) -> Option<(u32, bool, bool)> {
+/// the families those children cover and their number.
+fn most_common_uniform(children: &[(Label, Child)]) -> Option<(u32, bool, bool, usize)> {
     let mut counts: HashMap<u32, (usize, bool, bool)> = HashMap::new();
     for (_, child) in children {
         if let State::Uniform(group) = child.combined() {
@@ -319,7 +348,7 @@ fn most_common_uniform(children: &[(Label, Child)]) -> Option<(u32, bool, bool)>
     counts
         .into_iter()
         .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.0.cmp(&a.0)))
-        .map(|(group, (_, v4, v6))| (group, v4, v6))
+        .map(|(group, (count, v4, v6))| (group, v4, v6, count))
 }
 
 /// The first address below `path` in `family`, or `None` when `path` is not a proper

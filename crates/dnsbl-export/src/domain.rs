@@ -9,7 +9,7 @@
 //! server: the wildcard of the listed parent answers for every name that does not exist.
 //! The export therefore writes the allow-listed name as an existing node with one HINFO
 //! record (the record type RFC 8482 uses for synthesised answers, which no DNSBL client
-//! asks for), without a wildcard below it. A or TXT queries for that name get NODATA,
+//! asks for), without a wildcard below it, as [`crate::address`] does for empty prefixes. A or TXT queries for that name get NODATA,
 //! and names below it get NXDOMAIN, so every client reads it as not listed.
 
 use std::collections::{BTreeMap, HashSet};

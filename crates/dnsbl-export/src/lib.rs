@@ -15,6 +15,9 @@
 //!   answers the wildcard's records, where the live server answers NODATA;
 //! - a name below a wildcard that is not an address (`x.1.2.3.4.bl.example`) answers the
 //!   wildcard's records, where the live server answers NXDOMAIN;
+//! - a prefix name without listings below it that sits under a wildcard
+//!   (`200.10.bl.example` when 10.0.0.0/8 is listed and 10.200.0.0/16 allow-listed) is a
+//!   blocker node and answers NODATA, where the live server answers NXDOMAIN;
 //! - a wildcard's TXT names the covered prefix in place of the address asked about;
 //! - an allow-listed domain below a listed one answers NODATA, not NXDOMAIN, and has an
 //!   HINFO record (see [`domain`]).

@@ -18,8 +18,9 @@ use hickory_proto::rr::{Name, RData, Record};
 use crate::address::{AddressEntry, HEX_BASE, address_tree, label_text};
 use crate::domain::{DomainEntry, domain_entries};
 
-/// Text of the HINFO record that marks an allow-listed domain below a listed one.
-pub const EXCLUDED_HINFO: &str = "allow-listed";
+/// CPU text of the HINFO record of an empty node under a wildcard: an address prefix
+/// without listings, or an allow-listed domain below a listed one.
+pub const EMPTY_NODE_HINFO: &str = "not-listed";
 
 /// Errors from building the records of a zone.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,10 @@ pub fn zone_records(snapshot: &Snapshot, zone: &Zone) -> Result<Vec<Record>, Rec
                     name: format!("{entry:?}"),
                     reason,
                 })?;
+                if entry.blocker {
+                    records.push(Record::from_rdata(owner, zone.spec.ttl, empty_node_hinfo()));
+                    continue;
+                }
                 let query = address_query(entry);
                 let ids = &tree.groups[entry.group as usize];
                 push_listed(&mut records, snapshot, zone, &owner, ids, &query);
@@ -79,13 +84,17 @@ pub fn zone_records(snapshot: &Snapshot, zone: &Zone) -> Result<Vec<Record>, Rec
                     None => records.push(Record::from_rdata(
                         owner,
                         zone.spec.ttl,
-                        RData::HINFO(HINFO::new(EXCLUDED_HINFO.to_string(), String::new())),
+                        empty_node_hinfo(),
                     )),
                 }
             }
         }
     }
     Ok(records)
+}
+
+fn empty_node_hinfo() -> RData {
+    RData::HINFO(HINFO::new(EMPTY_NODE_HINFO.to_string(), String::new()))
 }
 
 /// Appends the A and TXT records of one listed owner.
