@@ -106,7 +106,10 @@ impl Authority {
         while !self.existing.contains(&encloser) && encloser.num_labels() > 2 {
             encloser = encloser.base_name();
         }
-        let wildcard = Name::from_ascii("*").unwrap().append_domain(&encloser).unwrap();
+        let wildcard = Name::from_ascii("*")
+            .unwrap()
+            .append_domain(&encloser)
+            .unwrap();
         match self.owners.get(&wildcard) {
             Some(records) => (ResponseCode::NoError, a_values(records)),
             None => (ResponseCode::NXDomain, Vec::new()),
@@ -146,7 +149,11 @@ fn live(snapshot: &dnsbl_core::Snapshot, name: &Name) -> (ResponseCode, Vec<Ipv4
 
 fn assert_same(snapshot: &dnsbl_core::Snapshot, authority: &Authority, addr: IpAddr) {
     let name = address_name(addr);
-    assert_eq!(authority.lookup(&name), live(snapshot, &name), "answers for {addr}");
+    assert_eq!(
+        authority.lookup(&name),
+        live(snapshot, &name),
+        "answers for {addr}"
+    );
 }
 
 fn v4(text: &str) -> IpAddr {
@@ -159,7 +166,10 @@ fn nested_entry_keeps_wildcards_of_wider_range() {
     let authority = Authority::new(zone_records(&snapshot, &snapshot.zones[0]).unwrap());
     for owner in ["*.127", "*.0.127", "*.0.0.127", "3.0.0.127"] {
         let name = Name::from_ascii(format!("{owner}.{APEX}.")).unwrap();
-        assert!(authority.owners.contains_key(&name), "owner {owner} written");
+        assert!(
+            authority.owners.contains_key(&name),
+            "owner {owner} written"
+        );
     }
     let cases = [
         ("127.0.0.3", ResponseCode::NoError, vec![10, 11]),
@@ -276,7 +286,9 @@ fn random_addresses_match_live_answers() {
     for _ in 0..1000 {
         let base = v4_bases[next() as usize % v4_bases.len()];
         let bits = next() % 25;
-        addresses.push(IpAddr::V4((base | (next() as u32 & ((1u32 << bits) - 1))).into()));
+        addresses.push(IpAddr::V4(
+            (base | (next() as u32 & ((1u32 << bits) - 1))).into(),
+        ));
         let base = v6_bases[next() as usize % v6_bases.len()];
         let bits = next() % 81;
         let mask = (1u128 << bits) - 1;
@@ -287,4 +299,3 @@ fn random_addresses_match_live_answers() {
         assert_same(&snapshot, &authority, addr);
     }
 }
-

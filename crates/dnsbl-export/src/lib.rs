@@ -62,16 +62,15 @@ pub fn export_files(snapshot: &Snapshot) -> Result<Vec<ExportFile>, ExportError>
     let mut files = Vec::new();
     for zone in zones {
         let name = &zone.spec.name;
-        let file = |suffix: &str, format: &'static str, (contents, records): (String, usize)| {
-            ExportFile {
+        let file =
+            |suffix: &str, format: &'static str, (contents, records): (String, usize)| ExportFile {
                 name: format!("{name}.{suffix}"),
                 zone: name.clone(),
                 format,
                 serial: snapshot.serial,
                 records,
                 contents,
-            }
-        };
+            };
         let records = zone_records(snapshot, zone)?;
         let master = master_file(name, snapshot.serial, &records)?;
         files.push(file("zone", "master", (master, records.len())));

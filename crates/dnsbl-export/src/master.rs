@@ -21,7 +21,10 @@ pub struct MasterError {
 pub fn master_file(zone: &str, serial: u32, records: &[Record]) -> Result<String, MasterError> {
     let mut text = String::with_capacity(records.len() * 64);
     // Writing to a String cannot fail.
-    let _ = writeln!(text, "; zone {zone}, serial {serial}, written by dnsbl export");
+    let _ = writeln!(
+        text,
+        "; zone {zone}, serial {serial}, written by dnsbl export"
+    );
     for record in records {
         write_record(&mut text, record)?;
     }

@@ -198,8 +198,12 @@ mod tests {
     #[test]
     fn publish_writes_files_and_manifest() {
         let dir = tempfile::tempdir().unwrap();
-        let manifest = publish(dir.path(), 7, &[file("a.zone", "A\n"), file("b.zone", "B\n")])
-            .expect("publish succeeds");
+        let manifest = publish(
+            dir.path(),
+            7,
+            &[file("a.zone", "A\n"), file("b.zone", "B\n")],
+        )
+        .expect("publish succeeds");
         assert_eq!(read(dir.path(), "a.zone"), "A\n");
         assert_eq!(read(dir.path(), "b.zone"), "B\n");
         assert_eq!(manifest.serial, 7);
@@ -228,12 +232,21 @@ mod tests {
     #[test]
     fn publish_failing_midway_keeps_previous_set() {
         let dir = tempfile::tempdir().unwrap();
-        publish(dir.path(), 1, &[file("a.zone", "old A\n"), file("b.zone", "old B\n")]).unwrap();
+        publish(
+            dir.path(),
+            1,
+            &[file("a.zone", "old A\n"), file("b.zone", "old B\n")],
+        )
+        .unwrap();
         let old_manifest = read(dir.path(), MANIFEST);
         // A directory where the temporary file of b.zone goes makes its write fail after
         // a.zone has been staged.
         fs::create_dir(dir.path().join(".b.zone.tmp")).unwrap();
-        let result = publish(dir.path(), 2, &[file("a.zone", "new A\n"), file("b.zone", "new B\n")]);
+        let result = publish(
+            dir.path(),
+            2,
+            &[file("a.zone", "new A\n"), file("b.zone", "new B\n")],
+        );
         assert!(
             matches!(result, Err(PublishError::Write { .. })),
             "publish fails: {result:?}"
@@ -241,17 +254,26 @@ mod tests {
         assert_eq!(read(dir.path(), "a.zone"), "old A\n");
         assert_eq!(read(dir.path(), "b.zone"), "old B\n");
         assert_eq!(read(dir.path(), MANIFEST), old_manifest);
-        assert!(!dir.path().join(".a.zone.tmp").exists(), "staged file removed");
+        assert!(
+            !dir.path().join(".a.zone.tmp").exists(),
+            "staged file removed"
+        );
     }
 
     #[test]
     fn publish_keeps_unchanged_files() {
         let dir = tempfile::tempdir().unwrap();
         publish(dir.path(), 1, &[file("a.zone", "same\n")]).unwrap();
-        let before = fs::metadata(dir.path().join("a.zone")).unwrap().modified().unwrap();
+        let before = fs::metadata(dir.path().join("a.zone"))
+            .unwrap()
+            .modified()
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         publish(dir.path(), 2, &[file("a.zone", "same\n")]).unwrap();
-        let after = fs::metadata(dir.path().join("a.zone")).unwrap().modified().unwrap();
+        let after = fs::metadata(dir.path().join("a.zone"))
+            .unwrap()
+            .modified()
+            .unwrap();
         assert_eq!(before, after, "an unchanged file is not rewritten");
     }
 }

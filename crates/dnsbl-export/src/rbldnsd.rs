@@ -104,10 +104,7 @@ pub fn dnset(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
     let mut lines = 0;
     for entry in domain_entries(zone) {
         match entry {
-            DomainEntry::Listed {
-                wildcard: true,
-                ..
-            } => {}
+            DomainEntry::Listed { wildcard: true, .. } => {}
             DomainEntry::Listed {
                 domain,
                 wildcard: false,

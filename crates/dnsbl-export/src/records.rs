@@ -81,11 +81,9 @@ pub fn zone_records(snapshot: &Snapshot, zone: &Zone) -> Result<Vec<Record>, Rec
                     })?;
                 match listed {
                     Some(ids) => push_listed(&mut records, snapshot, zone, &owner, ids, &relative),
-                    None => records.push(Record::from_rdata(
-                        owner,
-                        zone.spec.ttl,
-                        empty_node_hinfo(),
-                    )),
+                    None => {
+                        records.push(Record::from_rdata(owner, zone.spec.ttl, empty_node_hinfo()))
+                    }
                 }
             }
         }

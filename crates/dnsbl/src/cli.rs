@@ -37,6 +37,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Replace the stored routing data with IP-to-ASN CSV files and expand the register.
     Ingest(IngestArgs),
+    /// Write master files and rbldnsd data files of every zone for mirrors, atomically,
+    /// with a manifest.
+    Export(ExportArgs),
 }
 
 /// Where the register and the database are.
@@ -63,6 +66,36 @@ pub struct ServeArgs {
     /// How often to check the database for changes written by another process, in seconds.
     #[arg(long, default_value_t = 2, env = "DNSBL_POLL_SECONDS")]
     pub poll_seconds: u64,
+
+    #[command(flatten)]
+    pub mirrors: MirrorArgs,
+}
+
+/// Export and zone transfer for mirrors.
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// Write the export files (as `dnsbl export`) into DIR at start and after every change.
+    #[arg(long, value_name = "DIR", env = "DNSBL_EXPORT_DIR")]
+    pub export_dir: Option<PathBuf>,
+
+    /// Allow zone transfers (AXFR over TCP) from this prefix; repeatable. Without it only
+    /// loopback clients (127.0.0.0/8, ::1) may transfer.
+    #[arg(long = "axfr-allow", value_name = "CIDR")]
+    pub axfr_allow: Vec<ipnet::IpNet>,
+
+    /// Send NOTIFY to this secondary (ADDR:PORT) when a zone's serial changes; repeatable.
+    #[arg(long = "notify", value_name = "ADDR:PORT")]
+    pub notify: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Directory to write into; created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

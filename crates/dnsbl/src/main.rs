@@ -2,7 +2,9 @@
 //! Tokio runtime, and hands over to the subcommand in its own module.
 
 mod cli;
+mod export;
 mod ingest;
+mod mirror;
 mod serve;
 
 use std::io::IsTerminal;
@@ -22,6 +24,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Ingest(args) => ingest::run(args).await,
+            Command::Export(args) => export::run(args).await,
         }
     })
 }

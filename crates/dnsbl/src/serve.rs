@@ -23,10 +23,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let snapshot = build_snapshot(&store, &zones).await?;
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
 
-    let server = dnsbl_dns::DnsServer::bind(args.listen, current.clone())
-        .await
-        .with_context(|| format!("failed to listen on {}", args.listen))?;
+    let server = dnsbl_dns::DnsServer::bind_with(
+        args.listen,
+        current.clone(),
+        crate::mirror::server_options(&args.mirrors),
+    )
+    .await
+    .with_context(|| format!("failed to listen on {}", args.listen))?;
     info!(address = %server.local_addr(), "DNS listening on UDP and TCP");
+    let mirrors = crate::mirror::spawn(args.mirrors, current.clone());
 
     let reloader = tokio::spawn(watch_for_changes(
         store,
@@ -38,6 +43,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     info!("shutting down");
     reloader.abort();
+    mirrors.abort();
     server.shutdown().await;
     Ok(())
 }
