@@ -2,5 +2,7 @@
 //! real DNS messages over UDP and TCP on loopback, and `dig` where it is installed.
 
 mod ingest;
+mod mirrors;
+mod peers;
 mod serve;
 mod support;

@@ -40,6 +40,10 @@ pub use records::{RecordError, zone_records};
 pub const RBLDNSD_DIFFERENCES: &[&str] = &[
     "no empty non-terminals: a prefix of a listed address or a parent of a listed \
      domain gets NXDOMAIN, where the live server answers NODATA",
+    "in dnset, `$` in a TXT template is the listed domain, not the name asked about: \
+     a subdomain of a listed domain gets the listed domain's text",
+    "in ip6trie, `$` is an IPv4-mapped address in its IPv4 form (`192.0.2.1`), where \
+     the live server writes `::ffff:192.0.2.1`",
     "one answer per key in ip6trie: an IPv6 prefix listed by several listings answers \
      with the longest matching prefix's first value only",
 ];

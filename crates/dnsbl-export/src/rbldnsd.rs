@@ -90,7 +90,7 @@ pub fn ip6trie(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
     segments.sort_unstable_by_key(|segment| segment.0);
     for (start, end, ids) in segments {
         for (network, length) in cidr_cover(start, end) {
-            let prefix = format!("{}/{length}", Ipv6Addr::from(network));
+            let prefix = format!("{}/{length}", full_ipv6(network));
             lines += push_values(&mut text, snapshot, &prefix, ids);
         }
     }
@@ -140,6 +140,17 @@ fn push_values(text: &mut String, snapshot: &Snapshot, key: &str, ids: &[Listing
         let _ = writeln!(text, "{key} :{code}:{template}");
     }
     written.len()
+}
+
+/// An IPv6 address as eight hexadecimal groups: rbldnsd 0.998b rejects the dotted
+/// IPv4-mapped form (`::ffff:192.0.2.1`) that `Ipv6Addr` displays.
+fn full_ipv6(value: u128) -> String {
+    let groups: Vec<String> = Ipv6Addr::from(value)
+        .segments()
+        .iter()
+        .map(|group| format!("{group:x}"))
+        .collect();
+    groups.join(":")
 }
 
 /// The CIDR prefixes that exactly cover `start..=end`, in address order.
