@@ -187,9 +187,12 @@ pub fn cidr_cover(mut start: u128, end: u128) -> Vec<(u128, u32)> {
 mod tests {
     use super::*;
 
+    /// First address, last address, expected prefixes.
+    type CoverCase = (u128, u128, &'static [(u128, u32)]);
+
     #[test]
     fn cidr_cover_cases() {
-        let cases: [(u128, u128, &[(u128, u32)]); 4] = [
+        let cases: [CoverCase; 4] = [
             (0, u128::MAX, &[(0, 0)]),
             (16, 31, &[(16, 124)]),
             (15, 32, &[(15, 128), (16, 124), (32, 128)]),
