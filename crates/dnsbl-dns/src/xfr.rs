@@ -20,7 +20,7 @@ use hickory_server::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use ipnet::IpNet;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// Target size of one transfer message, in bytes, estimated without name compression so
 /// the encoded message stays well below the 65535-byte TCP limit (RFC 1035 §4.2.2).
@@ -194,7 +194,7 @@ async fn send_queued<R: ResponseHandler>(
 }
 
 async fn refuse<R: ResponseHandler>(request: &Request, response_handle: R) -> ResponseInfo {
-    info!(client = %request.src(), protocol = ?request.protocol(), "zone transfer refused");
+    debug!(client = %request.src(), protocol = ?request.protocol(), "zone transfer refused");
     send_error(request, response_handle, ResponseCode::Refused).await
 }
 

@@ -35,8 +35,8 @@ pub use master::{MasterError, master_file};
 pub use publish::{CHECKSUMS, ExportFile, MANIFEST, Manifest, PublishError, publish};
 pub use records::{RecordError, zone_records};
 
-/// How rbldnsd 0.998b (Debian package rbldnsd) answers differently from `dnsbl serve` on
-/// the exported data files. The differential test skips exactly these cases.
+/// How rbldnsd 1.0pre (snapshot 20210120, Debian package rbldnsd) answers differently from `dnsbl serve` on
+/// the exported data files. The mirror test accepts exactly these differences.
 pub const RBLDNSD_DIFFERENCES: &[&str] = &[
     "no empty non-terminals: a prefix of a listed address or a parent of a listed \
      domain gets NXDOMAIN, where the live server answers NODATA",

@@ -1,4 +1,4 @@
-//! rbldnsd data files (rbldnsd(8), Debian package rbldnsd 0.998b): `ip4set` for IPv4,
+//! rbldnsd data files (rbldnsd(8), version 1.0pre (snapshot 20210120) in Debian package rbldnsd): `ip4set` for IPv4,
 //! `ip6trie` for IPv6, `dnset` for domain zones.
 //!
 //! Each file starts with `$SOA`, `$NS` and `$TTL` lines, so a mirror answers the apex and
@@ -28,7 +28,7 @@ const MAPPED_START: u128 = 0xffff << 32;
 /// A placeholder character that cannot appear in a register template after rendering.
 const QUERY_MARK: &str = "\u{0}";
 
-/// The header lines shared by every dataset of a zone.
+/// Builds the header lines shared by every dataset of a zone.
 pub fn header(zone: &Zone) -> String {
     let spec = &zone.spec;
     let soa = &spec.soa;
@@ -63,7 +63,7 @@ fn with_dot(name: &str) -> String {
     format!("{}.", name.trim_end_matches('.'))
 }
 
-/// The `ip4set` dataset of an address zone.
+/// Builds the `ip4set` dataset of an address zone and counts its data lines.
 pub fn ip4set(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
     let mut text = header(zone);
     let mut lines = 0;
@@ -74,7 +74,7 @@ pub fn ip4set(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
     (text, lines)
 }
 
-/// The `ip6trie` dataset of an address zone, with the IPv4 listings as IPv4-mapped
+/// Builds the `ip6trie` dataset of an address zone, with the IPv4 listings as IPv4-mapped
 /// prefixes.
 pub fn ip6trie(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
     let mut text = header(zone);
@@ -97,7 +97,7 @@ pub fn ip6trie(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
     (text, lines)
 }
 
-/// The `dnset` dataset of a domain zone: `.domain` lists a domain with its subdomains,
+/// Builds the `dnset` dataset of a domain zone: `.domain` lists a domain with its subdomains,
 /// `!.domain` removes an allow-listed domain with its subdomains.
 pub fn dnset(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
     let mut text = header(zone);
@@ -142,7 +142,7 @@ fn push_values(text: &mut String, snapshot: &Snapshot, key: &str, ids: &[Listing
     written.len()
 }
 
-/// An IPv6 address as eight hexadecimal groups: rbldnsd 0.998b rejects the dotted
+/// Formats an IPv6 address as eight hexadecimal groups: rbldnsd 1.0pre rejects the dotted
 /// IPv4-mapped form (`::ffff:192.0.2.1`) that `Ipv6Addr` displays.
 fn full_ipv6(value: u128) -> String {
     let groups: Vec<String> = Ipv6Addr::from(value)
@@ -153,7 +153,7 @@ fn full_ipv6(value: u128) -> String {
     groups.join(":")
 }
 
-/// The CIDR prefixes that exactly cover `start..=end`, in address order.
+/// Returns the CIDR prefixes that exactly cover `start..=end`, in address order.
 pub fn cidr_cover(mut start: u128, end: u128) -> Vec<(u128, u32)> {
     let mut prefixes = Vec::new();
     loop {
