@@ -11,7 +11,7 @@ target=${CARGO_TARGET_DIR:-target}
 cargo build --release -p dnsbl >/dev/null
 bin=$target/release/dnsbl
 work=$(mktemp -d)
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${server:-0}" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 
 mkdir -p "$work/zones/data"
 cp zones/zones.toml "$work/zones/"
@@ -39,7 +39,7 @@ echo "== second export of unchanged data (no file rewritten)"
 /usr/bin/time -f "export: %e s wall" \
   "$bin" export --zones "$work/zones" --db "$work/db.sqlite" --dir "$work/export" >/dev/null
 
-echo "== AXFR of bl.example"
+echo "== AXFR of bl.example (work dir $work)"
 "$bin" serve --zones "$work/zones" --db "$work/db.sqlite" --listen 127.0.0.1:5399 \
   2>"$work/serve.log" &
 server=$!

@@ -100,7 +100,8 @@ impl RequestHandler for DnsblHandler {
         let query = request.queries.queries()[0].original();
         let snapshot = self.snapshot.load();
         if xfr::is_transfer(query.query_type()) {
-            return xfr::transfer(&snapshot, &self.xfr_acl, request, response_handle).await;
+            let snapshot = arc_swap::Guard::into_inner(snapshot);
+            return xfr::transfer(snapshot, &self.xfr_acl, request, response_handle).await;
         }
         let answer = dnsbl_core::answer(
             &snapshot,

@@ -11,6 +11,7 @@
 //! REFUSED.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use dnsbl_core::Snapshot;
@@ -18,7 +19,8 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Message, Metadata, OpCode, Query, ResponseCode};
 use hickory_server::proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_server::server::{Request, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
+use hickory_server::proto::serialize::binary::BinDecoder;
+use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 use ipnet::IpNet;
 use tracing::{debug, info, warn};
 
@@ -69,58 +71,90 @@ pub(crate) fn is_transfer(qtype: RecordType) -> bool {
     matches!(qtype, RecordType::AXFR | RecordType::IXFR)
 }
 
-/// Answers an AXFR or IXFR request: the zone in as many messages as it needs, or REFUSED.
+/// Answers an AXFR or IXFR request: REFUSED, or the zone in as many messages as it needs.
+///
+/// hickory-server 0.26 writes a TCP connection's queued responses only between requests,
+/// in the task that awaits this handler, and its queue holds a fixed number of messages.
+/// The transfer is therefore sent from a task of its own, and the handler returns at once.
 pub(crate) async fn transfer<R: ResponseHandler>(
-    snapshot: &Snapshot,
+    snapshot: Arc<Snapshot>,
     acl: &XfrAcl,
     request: &Request,
-    mut response_handle: R,
+    response_handle: R,
 ) -> ResponseInfo {
     let query = request.queries.queries()[0].original();
     let allowed = request.protocol() == Protocol::Tcp && acl.allows(request.src().ip());
-    let zone = snapshot
+    let zone_index = snapshot
         .zones
         .iter()
-        .find(|zone| zone.records.apex == *query.name());
-    let zone = match zone {
-        Some(zone) if allowed && query.query_class() == DNSClass::IN => zone,
+        .position(|zone| zone.records.apex == *query.name());
+    let zone_index = match zone_index {
+        Some(index) if allowed && query.query_class() == DNSClass::IN => index,
         _ => return refuse(request, response_handle).await,
     };
-    let records = match dnsbl_export::zone_records(snapshot, zone) {
+    let mut metadata = Metadata::response_from_request(&request.metadata);
+    metadata.authoritative = true;
+    metadata.response_code = ResponseCode::NoError;
+    // The queries are copied for the task by decoding their wire form again.
+    let mut decoder = BinDecoder::new(request.queries.as_bytes());
+    let Ok(queries) = Queries::read(&mut decoder, request.queries.len()) else {
+        return send_error(request, response_handle, ResponseCode::ServFail).await;
+    };
+    let client = request.src();
+    tokio::spawn(send_zone(
+        snapshot,
+        zone_index,
+        queries,
+        metadata,
+        client,
+        response_handle,
+    ));
+    ResponseInfo::from(hickory_server::proto::op::Header {
+        metadata,
+        counts: Default::default(),
+    })
+}
+
+/// Builds the records of one zone and sends them, SOA first and last.
+async fn send_zone<R: ResponseHandler>(
+    snapshot: Arc<Snapshot>,
+    zone_index: usize,
+    queries: Queries,
+    metadata: Metadata,
+    client: SocketAddr,
+    mut response_handle: R,
+) {
+    let zone = &snapshot.zones[zone_index];
+    let started = std::time::Instant::now();
+    let records = match dnsbl_export::zone_records(&snapshot, zone) {
         Ok(records) => records,
         Err(error) => {
-            warn!(%error, zone = %zone.spec.name, "failed to build the records of a zone transfer");
-            return send_error(request, response_handle, ResponseCode::ServFail).await;
+            warn!(%error, zone = %zone.spec.name, %client, "failed to build the records of a zone transfer");
+            let builder = MessageResponseBuilder::new(&queries, None);
+            let response = builder.error_msg(&metadata, ResponseCode::ServFail);
+            let _ = response_handle.send_response(response).await;
+            return;
         }
     };
-    let started = std::time::Instant::now();
-    let mut info = None;
-    let mut messages = 0usize;
     let soa = records[0].clone();
     let all: Vec<&Record> = records.iter().chain(std::iter::once(&soa)).collect();
+    let mut messages = 0usize;
     for chunk in chunks(&all) {
-        let mut metadata = Metadata::response_from_request(&request.metadata);
-        metadata.authoritative = true;
-        metadata.response_code = ResponseCode::NoError;
-        match send_queued(&mut response_handle, request, metadata, chunk).await {
-            Ok(sent) => info = Some(sent),
-            Err(error) => {
-                warn!(%error, zone = %zone.spec.name, client = %request.src(), "zone transfer aborted");
-                break;
-            }
+        if let Err(error) = send_queued(&mut response_handle, &queries, metadata, chunk).await {
+            warn!(%error, zone = %zone.spec.name, %client, messages, "zone transfer aborted");
+            return;
         }
         messages += 1;
     }
     info!(
         zone = %zone.spec.name,
         serial = snapshot.serial,
-        client = %request.src(),
-        records = records.len() + 1,
+        %client,
+        records = all.len(),
         messages,
         millis = started.elapsed().as_millis() as u64,
         "zone transfer sent"
     );
-    info.unwrap_or_else(|| error_info(request, ResponseCode::ServFail))
 }
 
 /// Splits the records into messages of about [`MESSAGE_TARGET`] bytes.
@@ -166,14 +200,14 @@ fn record_size(record: &Record) -> usize {
 /// a growing pause until [`QUEUE_WAIT`] has passed.
 async fn send_queued<R: ResponseHandler>(
     response_handle: &mut R,
-    request: &Request,
+    queries: &Queries,
     metadata: Metadata,
     records: &[&Record],
 ) -> Result<ResponseInfo, String> {
     let deadline = std::time::Instant::now() + QUEUE_WAIT;
     let mut pause = Duration::from_millis(1);
     loop {
-        let builder = MessageResponseBuilder::new(&request.queries, None);
+        let builder = MessageResponseBuilder::new(queries, None);
         let response = builder.build(
             metadata,
             records.iter().copied(),
