@@ -472,3 +472,80 @@ fn axfr_refused_outside_acl_and_over_udp() {
         "UDP"
     );
 }
+
+/// Reads one AXFR over TCP: messages until the second SOA, as RFC 5936 §2.2 ends it.
+fn read_axfr(addr: SocketAddr, zone: &str) -> (usize, Vec<hickory_proto::rr::Record>) {
+    use std::io::{Read, Write};
+
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut request = hickory_proto::op::Message::query();
+    request.add_query(hickory_proto::op::Query::query(
+        hickory_proto::rr::Name::from_ascii(zone).unwrap(),
+        RecordType::AXFR,
+    ));
+    let bytes = request.to_vec().unwrap();
+    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&bytes);
+    stream.write_all(&framed).unwrap();
+
+    let mut messages = 0;
+    let mut records = Vec::new();
+    let mut soa_count = 0;
+    while soa_count < 2 {
+        let mut length = [0u8; 2];
+        stream
+            .read_exact(&mut length)
+            .expect("the transfer continues");
+        let mut body = vec![0u8; u16::from_be_bytes(length) as usize];
+        stream.read_exact(&mut body).unwrap();
+        let message = hickory_proto::op::Message::from_vec(&body).unwrap();
+        assert_eq!(
+            message.metadata.response_code,
+            ResponseCode::NoError,
+            "message rcode"
+        );
+        assert_eq!(message.metadata.id, request.metadata.id, "message id");
+        messages += 1;
+        for record in message.answers {
+            if record.record_type() == RecordType::SOA {
+                soa_count += 1;
+            }
+            records.push(record);
+        }
+    }
+    (messages, records)
+}
+
+#[test]
+fn axfr_streams_large_zone() {
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(&repo_zones(), &root.path().join("dnsbl.sqlite"));
+    let (messages, records) = read_axfr(server.addr, "bl.example");
+    assert!(
+        messages > 32,
+        "more messages than the TCP send queue holds: {messages}"
+    );
+    assert_eq!(
+        records.first().unwrap().record_type(),
+        RecordType::SOA,
+        "SOA first"
+    );
+    assert_eq!(
+        records.last().unwrap().record_type(),
+        RecordType::SOA,
+        "SOA last"
+    );
+    assert!(
+        records.len() > 10_000,
+        "the whole zone: {} records",
+        records.len()
+    );
+    let wildcard = records
+        .iter()
+        .filter(|record| record.name.is_wildcard())
+        .count();
+    assert!(wildcard > 0, "ranges are sent as wildcards");
+}
