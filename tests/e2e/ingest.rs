@@ -81,8 +81,20 @@ fn running_server_picks_up_new_ingest() {
     assert!(!summary.trim().is_empty(), "ingest prints a summary");
 
     server.wait_for_log("snapshot loaded", Duration::from_secs(30));
-    let after = query_udp(server.addr, "1.100.51.198.bl.example", RecordType::A);
-    assert_eq!(a_values(&after), ["127.0.0.2"]);
+    // The server logs the new snapshot just before it swaps it in, so a query right after
+    // the log line can still meet the old one.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let after = query_udp(server.addr, "1.100.51.198.bl.example", RecordType::A);
+        if a_values(&after) == ["127.0.0.2"] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "198.51.100.1 is not listed after the reload: {after:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // The IPv6 slice was not part of this ingest, so its ranges are gone.
     let v6_name = nibble_name("2401:c900:1800::1".parse().unwrap(), "bl.example");
     let v6 = query_udp(server.addr, &v6_name, RecordType::A);

@@ -1,8 +1,8 @@
 //! Atomic publication of an export directory.
 //!
 //! Publication runs in three steps. First every changed file is written to a temporary
-//! name in the target directory (`.NAME.tmp`) and fsynced; a failure or a kill in this
-//! step, where almost all the time goes, leaves every published file as it was. Then
+//! name in the target directory (`.NAME.tmp`) and fsynced. Almost all the time goes into
+//! this step, and a failure or a kill in it leaves every published file as it was. Then
 //! each temporary file is renamed over its target, which POSIX `rename(2)` makes atomic,
 //! so a reader sees the old or the new file and never a torn one. Last come `SHA256SUMS`
 //! and `manifest.json`, written the same way, then an fsync of the directory.
@@ -11,6 +11,9 @@
 //! names its serial in its SOA, and `sha256sum -c SHA256SUMS` fails on such a copy, so a
 //! mirror checks it and pulls again. Files whose content is unchanged are not rewritten,
 //! so their modification time stays and rsync skips them.
+//!
+//! NOTE: files of a zone that is no longer exported stay in the directory; the manifest
+//! lists only the current ones.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -166,7 +169,7 @@ fn sync_dir(dir: &Path) -> Result<(), PublishError> {
         })
 }
 
-/// The SHA-256 of a file that exists and can be read.
+/// Hashes a file with SHA-256, or returns `None` when it cannot be read.
 fn existing_digest(path: &Path) -> Option<String> {
     let contents = fs::read(path).ok()?;
     Some(hex(&Sha256::digest(&contents)))
