@@ -53,3 +53,29 @@ end=$(date +%s.%N)
 grep -E "Received|Xfr|records|messages" "$work/axfr.txt" || tail -3 "$work/axfr.txt"
 echo "axfr: $(echo "$end - $start" | bc) s wall (kdig)"
 grep "zone transfer sent" "$work/serve.log" | sed 's/.*INFO //'
+
+echo "== AXFR of bl.example into a knotd secondary (Debian package knot)"
+mkdir -p "$work/knot/db"
+cat >"$work/knot/knot.conf" <<KNOT
+server:
+    listen: 127.0.0.1@5398
+    rundir: $work/knot
+database:
+    storage: $work/knot/db
+remote:
+  - id: primary
+    address: 127.0.0.1@5399
+zone:
+  - domain: bl.example
+    storage: $work/knot
+    file: bl.example.secondary
+    master: primary
+KNOT
+knotd -c "$work/knot/knot.conf" >"$work/knot/knotd.log" 2>&1 &
+knot=$!
+trap 'kill "${server:-0}" "${knot:-0}" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+for _ in $(seq 600); do
+  grep -qs "zone updated" "$work/knot/knotd.log" && break
+  sleep 0.1
+done
+grep -E "AXFR, incoming.*finished|zone updated" "$work/knot/knotd.log" | sed 's/^.*info: //'
