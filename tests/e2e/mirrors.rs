@@ -473,8 +473,12 @@ fn axfr_refused_outside_acl_and_over_udp() {
     );
 }
 
-/// Reads one AXFR over TCP: messages until the second SOA, as RFC 5936 §2.2 ends it.
-fn read_axfr(addr: SocketAddr, zone: &str) -> (usize, Vec<hickory_proto::rr::Record>) {
+/// Reads one transfer over TCP: messages until the second SOA, as RFC 5936 §2.2 ends it.
+fn read_transfer(
+    addr: SocketAddr,
+    zone: &str,
+    rtype: RecordType,
+) -> (usize, Vec<hickory_proto::rr::Record>) {
     use std::io::{Read, Write};
 
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
@@ -484,7 +488,7 @@ fn read_axfr(addr: SocketAddr, zone: &str) -> (usize, Vec<hickory_proto::rr::Rec
     let mut request = hickory_proto::op::Message::query();
     request.add_query(hickory_proto::op::Query::query(
         hickory_proto::rr::Name::from_ascii(zone).unwrap(),
-        RecordType::AXFR,
+        rtype,
     ));
     let bytes = request.to_vec().unwrap();
     let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
@@ -523,7 +527,7 @@ fn read_axfr(addr: SocketAddr, zone: &str) -> (usize, Vec<hickory_proto::rr::Rec
 fn axfr_streams_large_zone() {
     let root = tempfile::tempdir().unwrap();
     let server = Server::start(&repo_zones(), &root.path().join("dnsbl.sqlite"));
-    let (messages, records) = read_axfr(server.addr, "bl.example");
+    let (messages, records) = read_transfer(server.addr, "bl.example", RecordType::AXFR);
     assert!(
         messages > 32,
         "more messages than the TCP send queue holds: {messages}"
@@ -548,4 +552,8 @@ fn axfr_streams_large_zone() {
         .filter(|record| record.name.is_wildcard())
         .count();
     assert!(wildcard > 0, "ranges are sent as wildcards");
+
+    // IXFR falls back to the full zone in AXFR form (RFC 1995 §4).
+    let (_, incremental) = read_transfer(server.addr, "bl.example", RecordType::IXFR);
+    assert_eq!(incremental.len(), records.len(), "IXFR sends the full zone");
 }
