@@ -81,8 +81,20 @@ fn running_server_picks_up_new_ingest() {
     assert!(!summary.trim().is_empty(), "ingest prints a summary");
 
     server.wait_for_log("snapshot loaded", Duration::from_secs(30));
-    let after = query_udp(server.addr, "1.100.51.198.bl.example", RecordType::A);
-    assert_eq!(a_values(&after), ["127.0.0.2"]);
+    // The server logs the new snapshot just before it swaps it in, so a query right after
+    // the log line can still meet the old one.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let after = query_udp(server.addr, "1.100.51.198.bl.example", RecordType::A);
+        if a_values(&after) == ["127.0.0.2"] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "198.51.100.1 is not listed after the reload: {after:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // The IPv6 slice was not part of this ingest, so its ranges are gone.
     let v6_name = nibble_name("2401:c900:1800::1".parse().unwrap(), "bl.example");
     let v6 = query_udp(server.addr, &v6_name, RecordType::A);
@@ -95,7 +107,11 @@ fn zones_copy(dir: &Path, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
     std::fs::create_dir_all(zones.join("data")).unwrap();
     for name in ["zones.toml", "register.toml"] {
         let text = std::fs::read_to_string(repo_zones().join(name)).unwrap();
-        let text = if name == "register.toml" { edit(&text) } else { text };
+        let text = if name == "register.toml" {
+            edit(&text)
+        } else {
+            text
+        };
         std::fs::write(zones.join(name), text).unwrap();
     }
     zones
@@ -126,7 +142,10 @@ fn failed_ingest_keeps_register_unchanged() {
 
     // A register without SoftLayer, ingested together with a broken file.
     let zones = zones_copy(dir.path(), |text| {
-        text.replace("name = \"SoftLayer Technologies Inc.\"", "name = \"Renamed Provider\"")
+        text.replace(
+            "name = \"SoftLayer Technologies Inc.\"",
+            "name = \"Renamed Provider\"",
+        )
     });
     let bad = dir.path().join("broken.csv");
     std::fs::write(&bad, "5.10.96.0,5.10.127.255,36351,\"IBM Cloud\n").unwrap();
@@ -140,12 +159,18 @@ fn failed_ingest_keeps_register_unchanged() {
         .arg(&bad)
         .output()
         .unwrap();
-    assert!(!failed.status.success(), "ingest of a broken file must fail");
+    assert!(
+        !failed.status.success(),
+        "ingest of a broken file must fail"
+    );
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("unterminated quote"), "{stderr}");
 
     let listed_after = lookup(&repo_zones(), &db, "5.10.100.7");
-    assert_eq!(listed_after, listed_before, "the failed ingest changed the register");
+    assert_eq!(
+        listed_after, listed_before,
+        "the failed ingest changed the register"
+    );
 }
 
 #[test]

@@ -2,8 +2,11 @@
 //! real DNS messages over UDP and TCP on loopback, and `dig` where it is installed.
 
 mod admin;
+mod export;
 mod http;
 mod ingest;
+mod mirrors;
+mod peers;
 mod rbldnsd;
 mod reload;
 mod serve;

@@ -35,6 +35,11 @@ pub struct Server {
 impl Server {
     /// Starts `dnsbl serve` with the given zones directory and database file.
     pub fn start(zones: &Path, db: &Path) -> Server {
+        Server::start_with(zones, db, &[])
+    }
+
+    /// Starts `dnsbl serve` with extra arguments.
+    pub fn start_with(zones: &Path, db: &Path, extra: &[&std::ffi::OsStr]) -> Server {
         let mut child = binary()
             .args(["serve", "--listen", "127.0.0.1:0", "--poll-seconds", "1"])
             .args(["--admin-listen", "127.0.0.1:0"])
@@ -42,6 +47,7 @@ impl Server {
             .arg(zones)
             .arg("--db")
             .arg(db)
+            .args(extra)
             .env(
                 "RUST_LOG",
                 "info,hickory_server=warn,hickory_net=warn,sqlx=warn",
@@ -90,6 +96,15 @@ impl Server {
     /// Process id of the server, for sending signals.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends SIGHUP, which makes the server read zones/ again.
+    pub fn hangup(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -HUP succeeded");
     }
 
     /// Waits until a log line contains `text`.

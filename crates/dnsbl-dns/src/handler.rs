@@ -15,6 +15,7 @@ use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
 use tracing::warn;
 
 use crate::truncation;
+use crate::xfr::{self, XfrAcl};
 
 /// The largest UDP payload the server sends and advertises, in bytes: the value DNS Flag
 /// Day 2020 chose so that a response is not fragmented on common paths.
@@ -30,11 +31,21 @@ const EDNS_VERSION: u8 = 0;
 /// takes no lock, so a reload never pauses answers.
 pub struct DnsblHandler {
     snapshot: Arc<ArcSwap<Snapshot>>,
+    xfr_acl: XfrAcl,
 }
 
 impl DnsblHandler {
     pub fn new(snapshot: Arc<ArcSwap<Snapshot>>) -> Self {
-        DnsblHandler { snapshot }
+        DnsblHandler {
+            snapshot,
+            xfr_acl: XfrAcl::default(),
+        }
+    }
+
+    /// Sets the clients that may transfer zones (AXFR, IXFR); loopback by default.
+    pub fn with_xfr_acl(mut self, acl: XfrAcl) -> Self {
+        self.xfr_acl = acl;
+        self
     }
 }
 
@@ -88,6 +99,10 @@ impl RequestHandler for DnsblHandler {
 
         let query = request.queries.queries()[0].original();
         let snapshot = self.snapshot.load();
+        if xfr::is_transfer(query.query_type()) {
+            let snapshot = arc_swap::Guard::into_inner(snapshot);
+            return xfr::transfer(snapshot, &self.xfr_acl, request, response_handle).await;
+        }
         let answer = dnsbl_core::answer(
             &snapshot,
             query.name(),

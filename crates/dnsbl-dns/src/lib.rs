@@ -4,7 +4,8 @@
 //! The handler adds what the answer function leaves to the transport. It sets the header
 //! flags and the EDNS OPT record (RFC 6891), returns error codes for requests it does not
 //! serve, and truncates UDP responses that exceed the client's size limit (RFC 1035
-//! §4.2.1 without EDNS, the OPT payload size with it).
+//! §4.2.1 without EDNS, the OPT payload size with it). Zone transfers (AXFR) and NOTIFY
+//! are handled in `xfr`, before the answer function.
 //!
 //! hickory-server logs one line at info level for every response (targets `hickory_server`
 //! and `hickory_net`); a program that embeds this crate should filter those targets at
@@ -13,6 +14,8 @@
 mod handler;
 mod server;
 mod truncation;
+mod xfr;
 
 pub use handler::{DnsblHandler, MAX_UDP_PAYLOAD};
 pub use server::{DnsServer, ServerError, ServerOptions};
+pub use xfr::{NotifyError, XfrAcl, send_notify};

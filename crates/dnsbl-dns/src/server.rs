@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tracing::{debug, error};
 
 use crate::handler::DnsblHandler;
+use crate::xfr::XfrAcl;
 
 /// How many times to pick a new port when `listen` has port 0 and the port the kernel gave
 /// the TCP listener is already taken for UDP.
@@ -25,6 +26,8 @@ pub struct ServerOptions {
     pub tcp_idle_timeout: Duration,
     /// Responses queued for sending per TCP connection.
     pub tcp_response_buffer: usize,
+    /// Clients that may transfer zones (AXFR, IXFR) over TCP.
+    pub xfr_acl: XfrAcl,
 }
 
 impl Default for ServerOptions {
@@ -34,6 +37,7 @@ impl Default for ServerOptions {
         ServerOptions {
             tcp_idle_timeout: Duration::from_secs(10),
             tcp_response_buffer: 32,
+            xfr_acl: XfrAcl::default(),
         }
     }
 }
@@ -81,7 +85,8 @@ impl DnsServer {
             addr: listen,
             source,
         })?;
-        let mut server = Server::new(DnsblHandler::new(snapshot));
+        let handler = DnsblHandler::new(snapshot).with_xfr_acl(options.xfr_acl);
+        let mut server = Server::new(handler);
         server.register_listener(tcp, options.tcp_idle_timeout, options.tcp_response_buffer);
         server.register_socket(udp);
         debug!(%local_addr, "DNS listeners started");

@@ -93,8 +93,7 @@ pub fn parse_routing(data: &[u8], path: &Path) -> Result<Vec<RoutingRow>, ParseE
         return Err(ParseError::Line {
             path: path.to_path_buf(),
             line: data.iter().filter(|&&b| b == b'\n').count() as u64 + 1,
-            message: "unterminated quote at the end of the file: is the file cut off?"
-                .to_string(),
+            message: "unterminated quote at the end of the file: is the file cut off?".to_string(),
             value: String::from_utf8_lossy(last_line).into_owned(),
         });
     }
@@ -387,16 +386,25 @@ mod tests {
     fn unterminated_quote_is_rejected() {
         let cases = [
             // A stray quote that would swallow the next line.
-            ("1.0.0.0,1.0.0.255,1,\"Cloud\n2.0.0.0,2.0.0.255,2,b\n", "asn.csv:1:"),
+            (
+                "1.0.0.0,1.0.0.255,1,\"Cloud\n2.0.0.0,2.0.0.255,2,b\n",
+                "asn.csv:1:",
+            ),
             // A download cut off inside a quoted field, at the end of the file.
-            ("1.0.0.0,1.0.0.255,1,a\n2.0.0.0,2.0.0.255,2,\"Frontier, In", "asn.csv:2:"),
+            (
+                "1.0.0.0,1.0.0.255,1,a\n2.0.0.0,2.0.0.255,2,\"Frontier, In",
+                "asn.csv:2:",
+            ),
             // A quoted line break, which this format never has.
             ("1.0.0.0,1.0.0.255,1,\"two\nlines\"\n", "asn.csv:1:"),
         ];
         for (text, place) in cases {
             let error = parse(text, "asn.csv").unwrap_err().to_string();
             assert!(error.starts_with(place), "{text:?}: {error}");
-            assert!(error.contains("unterminated quote") || error.contains("invalid CSV"), "{text:?}: {error}");
+            assert!(
+                error.contains("unterminated quote") || error.contains("invalid CSV"),
+                "{text:?}: {error}"
+            );
         }
     }
 

@@ -42,6 +42,9 @@ pub enum Command {
     Token(crate::admin::TokenCommand),
     /// Print every listing that covers an IP address or a domain, and why.
     Lookup(crate::admin::LookupArgs),
+    /// Write master files and rbldnsd data files of every zone for mirrors, atomically,
+    /// with a manifest.
+    Export(ExportArgs),
 }
 
 /// Where the register and the database are.
@@ -76,6 +79,35 @@ pub struct ServeArgs {
     /// Do not serve the admin HTTP API.
     #[arg(long)]
     pub no_admin: bool,
+    #[command(flatten)]
+    pub mirrors: MirrorArgs,
+}
+
+/// Export and zone transfer for mirrors.
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// Write the export files (as `dnsbl export`) into DIR at start and after every change.
+    #[arg(long, value_name = "DIR", env = "DNSBL_EXPORT_DIR")]
+    pub export_dir: Option<PathBuf>,
+
+    /// Allow zone transfers (AXFR over TCP) from this prefix; repeatable. Without it only
+    /// loopback clients (127.0.0.0/8, ::1) may transfer.
+    #[arg(long = "axfr-allow", value_name = "CIDR")]
+    pub axfr_allow: Vec<ipnet::IpNet>,
+
+    /// Send NOTIFY to this secondary (ADDR:PORT) when a zone's serial changes; repeatable.
+    #[arg(long = "notify", value_name = "ADDR:PORT")]
+    pub notify: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// Directory to write into; created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,9 @@
 
 mod admin;
 mod cli;
+mod export;
 mod ingest;
+mod mirror;
 mod serve;
 
 use std::io::IsTerminal;
@@ -36,6 +38,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Ingest(args) => ingest::run(args).await,
             Command::Token(command) => admin::run_token(command).await,
             Command::Lookup(args) => admin::run_lookup(args).await,
+            Command::Export(args) => export::run(args).await,
         }
     })
 }

@@ -15,6 +15,15 @@ use tracing::{error, info, warn};
 use crate::cli::ServeArgs;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // SIGHUP terminates a process that does not handle it, so the handler is installed
+    // before anything is logged that an operator or a test could react to.
+    let hangup = match signal(SignalKind::hangup()) {
+        Ok(hangup) => Some(hangup),
+        Err(error) => {
+            warn!(%error, "cannot watch SIGHUP; reloads happen on database changes only");
+            None
+        }
+    };
     let zones = ZonesDir::load(&args.store.zones)?;
     let store = Store::open(&args.store.db)
         .await
@@ -25,10 +34,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     log_snapshot(&snapshot, started);
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
 
-    let server = dnsbl_dns::DnsServer::bind(args.listen, current.clone())
-        .await
-        .with_context(|| format!("failed to listen on {}", args.listen))?;
+    let server = dnsbl_dns::DnsServer::bind_with(
+        args.listen,
+        current.clone(),
+        crate::mirror::server_options(&args.mirrors),
+    )
+    .await
+    .with_context(|| format!("failed to listen on {}", args.listen))?;
     info!(address = %server.local_addr(), "DNS listening on UDP and TCP");
+    let mirrors = crate::mirror::spawn(args.mirrors, current.clone());
 
     let listings_changed = Arc::new(tokio::sync::Notify::new());
     if !args.no_admin {
@@ -40,11 +54,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         current,
         Duration::from_secs(args.poll_seconds.max(1)),
         listings_changed,
+        hangup,
     ));
 
     shutdown_signal().await;
     info!("shutting down");
     reloader.abort();
+    mirrors.abort();
     server.shutdown().await;
     Ok(())
 }
@@ -111,14 +127,8 @@ async fn watch_for_changes(
     current: Arc<ArcSwap<Snapshot>>,
     poll: Duration,
     listings_changed: Arc<tokio::sync::Notify>,
+    mut hangup: Option<tokio::signal::unix::Signal>,
 ) {
-    let mut hangup = match signal(SignalKind::hangup()) {
-        Ok(hangup) => Some(hangup),
-        Err(error) => {
-            warn!(%error, "cannot watch SIGHUP; reloads happen on database changes only");
-            None
-        }
-    };
     let mut ticker = tokio::time::interval(poll);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -38,7 +38,7 @@ use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 pub use records::{ZoneNameError, ZoneRecords};
 pub use txt::render_txt;
 
-use crate::model::{AnswerStyle, ZoneKind};
+use crate::model::{AnswerStyle, ZoneKind, ZoneSpec};
 use crate::snapshot::{ListingId, Snapshot, Zone};
 
 /// The parts of a response that depend on the data: the DNS front end copies the id,
@@ -216,37 +216,13 @@ fn listed_answer(
 ) -> Answer {
     let ttl = zone.spec.ttl;
     let a_records = || {
-        let mut codes: Vec<_> = listings
-            .iter()
-            .map(|&id| snapshot.categories[snapshot.listings[id as usize].category].code)
-            .collect();
-        if zone.spec.style == AnswerStyle::Multi {
-            // The snapshot checked that every code here is 127.0.0.x with x a single bit.
-            let bits = codes.iter().fold(0u8, |bits, code| bits | code.octets()[3]);
-            codes = vec![std::net::Ipv4Addr::new(127, 0, 0, bits)];
-        }
-        codes.sort_unstable();
-        codes.dedup();
-        codes
+        answer_codes(snapshot, &zone.spec, listings)
             .into_iter()
             .map(|code| records::a_record(name, ttl, code))
             .collect::<Vec<_>>()
     };
     let txt_records = || {
-        let mut texts: Vec<String> = Vec::with_capacity(listings.len());
-        for &id in listings {
-            let listing = &snapshot.listings[id as usize];
-            let category = &snapshot.categories[listing.category];
-            let lookup_url = match &zone.spec.lookup_url {
-                Some(template) => render_txt(template, query, listing, category, ""),
-                None => String::new(),
-            };
-            let text = render_txt(&category.txt, query, listing, category, &lookup_url);
-            if !texts.contains(&text) {
-                texts.push(text);
-            }
-        }
-        texts
+        answer_texts(snapshot, &zone.spec, listings, query)
             .iter()
             .map(|text| records::txt_record(name, ttl, text))
             .collect::<Vec<_>>()
@@ -261,4 +237,49 @@ fn listed_answer(
         }
         _ => Answer::negative(zone, ResponseCode::NoError),
     }
+}
+
+/// The A record values for a set of listings in a zone: one per distinct category code
+/// (sorted), or in the multi style one code whose last octet ORs them.
+pub fn answer_codes(
+    snapshot: &Snapshot,
+    spec: &ZoneSpec,
+    listings: &[ListingId],
+) -> Vec<std::net::Ipv4Addr> {
+    let mut codes: Vec<_> = listings
+        .iter()
+        .map(|&id| snapshot.categories[snapshot.listings[id as usize].category].code)
+        .collect();
+    if spec.style == AnswerStyle::Multi {
+        // The snapshot checked that every code here is 127.0.0.x with x a single bit.
+        let bits = codes.iter().fold(0u8, |bits, code| bits | code.octets()[3]);
+        codes = vec![std::net::Ipv4Addr::new(127, 0, 0, bits)];
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+}
+
+/// The distinct TXT texts for a set of listings in a zone, in listing order, with the
+/// zone's `lookup_url` filled in.
+pub fn answer_texts(
+    snapshot: &Snapshot,
+    spec: &ZoneSpec,
+    listings: &[ListingId],
+    query: &str,
+) -> Vec<String> {
+    let mut texts: Vec<String> = Vec::with_capacity(listings.len());
+    for &id in listings {
+        let listing = &snapshot.listings[id as usize];
+        let category = &snapshot.categories[listing.category];
+        let lookup_url = match &spec.lookup_url {
+            Some(template) => render_txt(template, query, listing, category, ""),
+            None => String::new(),
+        };
+        let text = render_txt(&category.txt, query, listing, category, &lookup_url);
+        if !texts.contains(&text) {
+            texts.push(text);
+        }
+    }
+    texts
 }

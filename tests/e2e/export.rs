@@ -1,0 +1,103 @@
+//! `dnsbl export`: the file set and its manifest, and the error without routing data.
+
+use crate::support::{binary, repo_zones};
+
+fn export(db: &std::path::Path, dir: &std::path::Path) -> std::process::Output {
+    binary()
+        .arg("export")
+        .arg("--zones")
+        .arg(repo_zones())
+        .arg("--db")
+        .arg(db)
+        .arg("--dir")
+        .arg(dir)
+        .output()
+        .expect("dnsbl export runs")
+}
+
+#[test]
+fn export_writes_files_and_manifest() {
+    let root = tempfile::tempdir().unwrap();
+    let db = root.path().join("dnsbl.sqlite");
+    let data = repo_zones().join("data");
+    let ingest = binary()
+        .arg("ingest")
+        .arg("--zones")
+        .arg(repo_zones())
+        .arg("--db")
+        .arg(&db)
+        .arg("--asn-data")
+        .arg(data.join("asn-ipv4-slice.csv"))
+        .arg(data.join("asn-ipv6-slice.csv"))
+        .output()
+        .unwrap();
+    assert!(ingest.status.success(), "ingest: {ingest:?}");
+
+    let dir = root.path().join("export");
+    let output = export(&db, &dir);
+    assert!(output.status.success(), "export: {output:?}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+            .expect("the manifest is JSON");
+    let files: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| file["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "bl.example.zone",
+            "bl.example.ip4set",
+            "bl.example.ip6trie",
+            "dbl.example.zone",
+            "dbl.example.dnset"
+        ]
+    );
+    for file in &files {
+        let contents = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(!contents.is_empty(), "{file} has contents");
+    }
+    let zone = std::fs::read_to_string(dir.join("bl.example.zone")).unwrap();
+    assert!(
+        zone.lines().nth(1).unwrap().contains(" IN SOA "),
+        "the SOA comes first: {:?}",
+        zone.lines().nth(1)
+    );
+    assert!(
+        zone.contains("2.0.0.127.bl.example. 2100 IN A 127.0.0.2\n"),
+        "the RFC 5782 test entry is written"
+    );
+    let dbl = std::fs::read_to_string(dir.join("dbl.example.zone")).unwrap();
+    for owner in [
+        "test.dbl.example. 2100 IN A",
+        "*.test.dbl.example. 2100 IN A",
+    ] {
+        assert!(dbl.contains(owner), "{owner} is written");
+    }
+
+    let again = export(&db, &dir);
+    assert!(again.status.success(), "second export: {again:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("bl.example.zone")).unwrap(),
+        zone,
+        "the output is stable"
+    );
+}
+
+#[test]
+fn export_without_routing_data_fails() {
+    let root = tempfile::tempdir().unwrap();
+    let output = export(
+        &root.path().join("empty.sqlite"),
+        &root.path().join("export"),
+    );
+    assert!(!output.status.success(), "export must fail");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("holds no routing data"),
+        "error says what is missing: {stderr}"
+    );
+    assert!(!root.path().join("export").exists(), "nothing is written");
+}
