@@ -9,6 +9,7 @@
 mod addr;
 mod error;
 mod open;
+mod read_only;
 mod register;
 mod register_provider;
 mod register_read;

@@ -1,6 +1,7 @@
 //! `dnsbl`: the command-line entry point. It parses arguments, sets up logging and the
 //! Tokio runtime, and hands over to the subcommand in its own module.
 
+mod check;
 mod cli;
 mod ingest;
 mod serve;
@@ -22,6 +23,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Ingest(args) => ingest::run(args).await,
+            Command::Check(args) => check::run(args).await,
         }
     })
 }
