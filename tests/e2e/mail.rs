@@ -98,9 +98,6 @@ pub struct Unbound {
     child: Child,
     /// Where it answers on a high port, for clients that take a port.
     pub addr: SocketAddr,
-    /// A second listening address on port 53, for clients that read /etc/resolv.conf
-    /// (which has no port field); only with [`Unbound::start_with_port_53`].
-    pub addr_53: Option<Ipv4Addr>,
     _dir: tempfile::TempDir,
 }
 
@@ -175,7 +172,6 @@ impl Unbound {
         let mut unbound = Unbound {
             child,
             addr,
-            addr_53,
             _dir: dir,
         };
         unbound.wait_until_answering();
