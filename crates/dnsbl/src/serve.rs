@@ -22,6 +22,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     prepare_store(&store, &zones).await?;
     let snapshot = build_snapshot(&store, &zones).await?;
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
+    // Installed before the listening line, so a SIGHUP sent as soon as the server is up
+    // reloads it instead of ending the process (the default action).
+    let hangup = signal(SignalKind::hangup());
 
     let server = dnsbl_dns::DnsServer::bind(args.listen, current.clone())
         .await
@@ -29,6 +32,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     info!(address = %server.local_addr(), "DNS listening on UDP and TCP");
 
     let reloader = tokio::spawn(watch_for_changes(
+        hangup,
         store,
         args.store.zones.clone(),
         current,
@@ -39,6 +43,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     info!("shutting down");
     reloader.abort();
     server.shutdown().await;
+    info!("stopped");
     Ok(())
 }
 
@@ -80,12 +85,13 @@ async fn build_snapshot(store: &Store, zones: &ZonesDir) -> anyhow::Result<Snaps
 /// serial changes, for example after `dnsbl ingest` in another process. A failed reload
 /// is logged and the current snapshot keeps answering.
 async fn watch_for_changes(
+    hangup: std::io::Result<tokio::signal::unix::Signal>,
     store: Store,
     zones_root: std::path::PathBuf,
     current: Arc<ArcSwap<Snapshot>>,
     poll: Duration,
 ) {
-    let mut hangup = match signal(SignalKind::hangup()) {
+    let mut hangup = match hangup {
         Ok(hangup) => Some(hangup),
         Err(error) => {
             warn!(%error, "cannot watch SIGHUP; reloads happen on database changes only");
