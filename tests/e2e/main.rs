@@ -1,13 +1,19 @@
 //! Black-box tests: the real `dnsbl` binary, a real SQLite file in a temporary directory,
-//! real DNS messages over UDP and TCP on loopback, and `dig` where it is installed.
+//! real DNS messages over UDP and TCP on loopback, and `dig` where it is installed; and
+//! the mail stack in front of it: Unbound, Postfix (with swaks) and SpamAssassin.
 
 mod admin;
+mod check;
 mod export;
 mod http;
 mod ingest;
+mod mail;
 mod mirrors;
 mod peers;
+mod postfix;
 mod rbldnsd;
 mod reload;
+mod resolver;
 mod serve;
+mod spamassassin;
 mod support;

@@ -278,6 +278,9 @@ pub struct SnapshotBuilder {
     excluded_domains: Vec<(String, Option<String>)>,
 }
 
+/// Id of the RFC 5782 test entry listing: the first listing of every snapshot.
+pub const TEST_LISTING: ListingId = 0;
+
 /// Code and TXT of the RFC 5782 test entries.
 pub const TEST_CATEGORY: &str = "rfc5782-test";
 
@@ -310,6 +313,7 @@ impl SnapshotBuilder {
             source: ListingSource::TestEntry,
             listed_since: None,
         });
+        debug_assert_eq!(test, TEST_LISTING);
         builder.add_range(AddrRange::single([127, 0, 0, 2].into()), test);
         builder.add_domain("test", test);
         builder

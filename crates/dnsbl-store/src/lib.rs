@@ -10,6 +10,7 @@ mod addr;
 mod admin;
 mod error;
 mod open;
+mod read_only;
 mod register;
 mod register_provider;
 mod register_read;

@@ -67,7 +67,7 @@ impl Store {
     }
 }
 
-fn open_error(path: &Path, error: sqlx::Error) -> StoreError {
+pub(crate) fn open_error(path: &Path, error: sqlx::Error) -> StoreError {
     let not_a_database = error
         .as_database_error()
         .and_then(|db| db.code())

@@ -45,6 +45,10 @@ pub enum Command {
     /// Write master files and rbldnsd data files of every zone for mirrors, atomically,
     /// with a manifest.
     Export(ExportArgs),
+    /// Check zones.toml, register.toml and the database without serving: print a summary,
+    /// or the first problem and exit with status 1. The database is only read; without
+    /// one, the first start is rehearsed in a temporary database.
+    Check(CheckArgs),
 }
 
 /// Where the register and the database are.
@@ -120,4 +124,10 @@ pub struct IngestArgs {
     /// stored routing data.
     #[arg(long = "asn-data", value_name = "FILE", required = true, num_args = 1..)]
     pub asn_data: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

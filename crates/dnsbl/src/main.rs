@@ -2,6 +2,7 @@
 //! Tokio runtime, and hands over to the subcommand in its own module.
 
 mod admin;
+mod check;
 mod cli;
 mod export;
 mod ingest;
@@ -39,6 +40,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Token(command) => admin::run_token(command).await,
             Command::Lookup(args) => admin::run_lookup(args).await,
             Command::Export(args) => export::run(args).await,
+            Command::Check(args) => check::run(args).await,
         }
     })
 }

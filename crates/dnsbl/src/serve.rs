@@ -62,6 +62,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     reloader.abort();
     mirrors.abort();
     server.shutdown().await;
+    info!("stopped");
     Ok(())
 }
 

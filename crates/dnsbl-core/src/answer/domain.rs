@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use super::Lookup;
-use crate::snapshot::{ListingId, Zone};
+use crate::snapshot::{ListingId, TEST_LISTING, Zone};
 
 /// Looks up the labels below the apex of a domain zone, leftmost first.
 pub(super) fn lookup<'z, 'a>(zone: &'z Zone, labels: impl Iterator<Item = &'a [u8]>) -> Lookup<'z> {
@@ -21,7 +21,10 @@ pub(super) fn lookup<'z, 'a>(zone: &'z Zone, labels: impl Iterator<Item = &'a [u
             return Lookup::NotFound;
         }
         if let Some(ids) = zone.domains.get(suffix) {
-            listings.extend_from_slice(ids);
+            // The RFC 5782 `test` entry lists that exact name only: listing every name
+            // under `.test` would make a sender domain there look listed.
+            let exact = suffix.len() == domain.len();
+            listings.extend(ids.iter().filter(|&&id| exact || id != TEST_LISTING));
         }
         match suffix.split_once('.') {
             Some((_, parent)) => suffix = parent,

@@ -370,6 +370,8 @@ fn test_entries() {
             listed(vec![txt("test.dbl.example", &["RFC 5782 test entry"])]),
         ),
         q("invalid.dbl.example", TA, nxdomain("dbl.example")),
+        // The test entry lists `test` only, not the names under it.
+        q("sender.test.dbl.example", TA, nxdomain("dbl.example")),
         // The test entry is in every zone, whatever categories the zone serves.
         q(
             "2.0.0.127.spam.bl.example",

@@ -1,0 +1,75 @@
+//! `dnsbl check`: validate the zones directory and the database without serving.
+//!
+//! An existing database is opened read-only and the snapshot is built from it and the
+//! zones directory, as `dnsbl serve` would build it. Without a database, the first start
+//! is rehearsed in a temporary database: the register is stored and the bundled routing
+//! data ingested. The summary goes to stdout; any problem is an error and a non-zero exit.
+
+use anyhow::Context;
+use dnsbl_config::ZonesDir;
+use dnsbl_core::Snapshot;
+use dnsbl_store::Store;
+
+use crate::cli::CheckArgs;
+
+pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
+    let zones_path = &args.store.zones;
+    let zones = ZonesDir::load(zones_path)?;
+    println!(
+        "{}: {} zones ({}), {} categories, {} operators, {} providers, {} allow-list entries",
+        zones_path.display(),
+        zones.zones.len(),
+        zones
+            .zones
+            .iter()
+            .map(|zone| zone.name.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        zones.register.categories.len(),
+        zones.register.operators.len(),
+        zones.register.providers.len(),
+        zones.register.allow.len(),
+    );
+
+    let db = &args.store.db;
+    let snapshot = if db.exists() {
+        let store = Store::open_read_only(db)
+            .await
+            .with_context(|| format!("failed to open the database {} read-only", db.display()))?;
+        if !store.has_routing_data().await? {
+            println!(
+                "{}: no routing data yet; `dnsbl serve` ingests {} on start",
+                db.display(),
+                zones.root.join(dnsbl_config::DATA_DIR).display()
+            );
+        }
+        let snapshot = store.load_snapshot(&zones.zones).await?;
+        println!("{}: database read", db.display());
+        snapshot
+    } else {
+        println!(
+            "{}: does not exist yet; rehearsing the first start in a temporary database",
+            db.display()
+        );
+        rehearse_first_start(&zones).await?
+    };
+    println!(
+        "snapshot: serial {}, {} listings, {} address segments, {} domains",
+        snapshot.serial,
+        snapshot.listings.len(),
+        snapshot.segment_count(),
+        snapshot.domain_count(),
+    );
+    println!("ok");
+    Ok(())
+}
+
+async fn rehearse_first_start(zones: &ZonesDir) -> anyhow::Result<Snapshot> {
+    let dir = tempfile::tempdir().context("failed to create a temporary directory")?;
+    let store = Store::open(&dir.path().join("check.sqlite")).await?;
+    store.sync_register(&zones.register).await?;
+    let files = zones.bundled_data()?;
+    let summary = dnsbl_ingest::ingest(&store, &files).await?;
+    println!("bundled routing data: {summary}");
+    Ok(store.load_snapshot(&zones.zones).await?)
+}
