@@ -12,6 +12,7 @@ use hickory_server::Server;
 use tokio::net::{TcpListener, UdpSocket};
 use tracing::{debug, error};
 
+use crate::fast_udp::UdpWorkers;
 use crate::handler::DnsblHandler;
 
 /// How many times to pick a new port when `listen` has port 0 and the port the kernel gave
@@ -54,7 +55,10 @@ pub enum ServerError {
 /// The listeners run on the Tokio runtime from [`bind`](Self::bind) on; dropping the
 /// value without [`shutdown`](Self::shutdown) stops them as well.
 pub struct DnsServer {
+    /// TCP (hickory-server).
     server: Server<DnsblHandler>,
+    /// UDP (the wire path, with hickory-server's parser for unusual requests).
+    udp: Option<UdpWorkers>,
     local_addr: SocketAddr,
 }
 
@@ -81,11 +85,21 @@ impl DnsServer {
             addr: listen,
             source,
         })?;
+        let udp = udp
+            .into_std()
+            .and_then(|udp| UdpWorkers::spawn(udp, snapshot.clone()))
+            .map_err(|source| ServerError::BindUdp {
+                addr: local_addr,
+                source,
+            })?;
         let mut server = Server::new(DnsblHandler::new(snapshot));
         server.register_listener(tcp, options.tcp_idle_timeout, options.tcp_response_buffer);
-        server.register_socket(udp);
         debug!(%local_addr, "DNS listeners started");
-        Ok(DnsServer { server, local_addr })
+        Ok(DnsServer {
+            server,
+            udp: Some(udp),
+            local_addr,
+        })
     }
 
     /// Returns the address both listeners are bound to.
@@ -96,6 +110,9 @@ impl DnsServer {
     /// Stops accepting requests and waits for the listeners to finish. An error of a
     /// listener is logged.
     pub async fn shutdown(mut self) {
+        if let Some(udp) = self.udp.take() {
+            let _ = tokio::task::spawn_blocking(move || udp.stop()).await;
+        }
         if let Err(error) = self.server.shutdown_gracefully().await {
             error!(%error, address = %self.local_addr, "DNS listener failed during shutdown");
         }

@@ -11,6 +11,7 @@ mod address;
 mod domain;
 mod records;
 mod txt;
+mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
 pub use records::{ZoneNameError, ZoneRecords};
 pub use txt::render_txt;
+pub use wire::{WireAnswerer, WireOutcome, WireScratch};
 
 use crate::model::ZoneKind;
 use crate::snapshot::{ListingId, Snapshot, Zone};
@@ -103,17 +105,21 @@ pub fn answer(snapshot: &Snapshot, name: &Name, qtype: RecordType, qclass: DNSCl
     if below == 0 {
         return apex_answer(zone, name, qtype);
     }
-    let labels = name.iter().take(below);
-    let lookup = match zone.spec.kind {
-        ZoneKind::Address => address::lookup(zone, labels),
-        ZoneKind::Domain => domain::lookup(zone, labels),
-    };
-    match lookup {
+    match lookup(zone, name.iter().take(below)) {
         Lookup::Listed { listings, query } => {
             listed_answer(snapshot, zone, name, qtype, &listings, &query)
         }
         Lookup::EmptyNonTerminal => Answer::negative(zone, ResponseCode::NoError),
         Lookup::NotFound => Answer::negative(zone, ResponseCode::NXDomain),
+    }
+}
+
+/// Looks up the labels below the apex of `zone`, leftmost first. Both the record path
+/// above and the wire path in `wire` decide through this function.
+fn lookup<'z, 'a>(zone: &'z Zone, labels: impl ExactSizeIterator<Item = &'a [u8]>) -> Lookup<'z> {
+    match zone.spec.kind {
+        ZoneKind::Address => address::lookup(zone, labels),
+        ZoneKind::Domain => domain::lookup(zone, labels),
     }
 }
 
