@@ -48,10 +48,6 @@ for file in asn-ipv4.csv asn-ipv6.csv; do
 done
 
 target=${CARGO_TARGET_DIR:-$root/target}
-# Both builds share the target directory, and cargo does not copy a binary it did not
-# rebuild, so each binary is copied out right after its build, and the current binary is
-# linked again (the last build may have been the baseline's).
-touch "$root/crates/dnsbl/src/main.rs"
 (cd "$root" && CARGO_TARGET_DIR=$target cargo build --release --locked -p dnsbl -p dnsbl-bench)
 dnsbl_bin=$cache/dnsbl-current
 null_bin=$cache/dnsbl-null-responder
@@ -64,8 +60,10 @@ if [ -n "$baseline" ]; then
     src=$cache/base-src
     rm -rf "$src"
     git -C "$root" archive --prefix=base-src/ "$baseline" | tar x -C "$cache"
-    (cd "$src" && CARGO_TARGET_DIR=$target cargo build --release --locked -p dnsbl)
-    cp "$target/release/dnsbl" "$base_bin"
+    # A target directory of its own: the baseline's workspace crates get the same
+    # artifact names as the current ones and would replace them in a shared one.
+    (cd "$src" && CARGO_TARGET_DIR=$cache/base-target cargo build --release --locked -p dnsbl)
+    cp "$cache/base-target/release/dnsbl" "$base_bin"
   fi
 fi
 

@@ -33,7 +33,7 @@ const TYPE_ANY: u16 = 255;
 const CLASS_IN: u16 = 1;
 /// A compression pointer to the question name, which starts right after the header.
 const QUESTION_POINTER: [u8; 2] = [0xc0, HEADER_LEN as u8];
-/// Placeholder TXT text used to tell whether a template depends on the query.
+/// Two query texts: a template that renders the same for both does not use `{query}`.
 const PROBE_QUERIES: [&str; 2] = ["192.0.2.1", "2001:db8::1"];
 
 const RCODE_NOERROR: u8 = 0;
