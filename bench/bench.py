@@ -302,7 +302,12 @@ def main():
                 target.write(line)
         for server in servers[:-1]:
             log(f"callgrind: {server.name}")
-            profiles.append(callgrind(server, work, fixed))
+            try:
+                profiles.append(callgrind(server, work, fixed))
+            except (OSError, subprocess.SubprocessError, SystemExit, IndexError) as error:
+                # The side-by-side figures above are still worth writing.
+                log(f"callgrind of {server.name} failed: {error}")
+                server.stop()
 
     write_report(args, machine(), rounds, servers, reloads, reload_rate, ingest_seconds,
                  build_ms, profiles)
