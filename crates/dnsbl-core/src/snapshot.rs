@@ -45,9 +45,15 @@ impl AddrKey for u128 {
 /// Marks an allow-list range in the sweep; never a real listing id.
 const EXCLUDED: ListingId = ListingId::MAX;
 
+/// Segments per block of the search index: one block of `u32` starts is four cache lines.
+const INDEX_BLOCK: usize = 64;
+
 /// Disjoint, sorted address segments, each with the set of listings that cover it.
 #[derive(Clone, Debug, Default)]
 pub struct RangeTable<T> {
+    /// Every `INDEX_BLOCK`-th start: small enough to stay in cache, so that a lookup
+    /// touches the large `starts` array in one block only.
+    index: Vec<T>,
     starts: Vec<T>,
     ends: Vec<T>,
     groups: Vec<u32>,
@@ -77,6 +83,7 @@ impl<T: AddrKey> RangeTable<T> {
         });
 
         let mut table = RangeTable {
+            index: Vec::new(),
             starts: Vec::new(),
             ends: Vec::new(),
             groups: Vec::new(),
@@ -129,6 +136,7 @@ impl<T: AddrKey> RangeTable<T> {
             }
         }
         table.starts.shrink_to_fit();
+        table.index = table.starts.iter().step_by(INDEX_BLOCK).copied().collect();
         table.ends.shrink_to_fit();
         table.groups.shrink_to_fit();
         table
@@ -136,7 +144,14 @@ impl<T: AddrKey> RangeTable<T> {
 
     /// The listings covering `addr`, or `None` when it is not listed.
     pub fn lookup(&self, addr: T) -> Option<&[ListingId]> {
-        let after = self.starts.partition_point(|&start| start <= addr);
+        // The last block whose first start is <= addr holds the last such start overall.
+        let block = self
+            .index
+            .partition_point(|&start| start <= addr)
+            .checked_sub(1)?;
+        let first = block * INDEX_BLOCK;
+        let last = (first + INDEX_BLOCK).min(self.starts.len());
+        let after = first + self.starts[first..last].partition_point(|&start| start <= addr);
         let index = after.checked_sub(1)?;
         if self.ends[index] < addr {
             return None;
@@ -633,6 +648,39 @@ mod tests {
         assert_eq!(table.lookup(20), Some(&[0, 1][..]));
         assert_eq!(table.lookup(40), Some(&[1][..]));
         assert_eq!(table.lookup(41), None);
+    }
+
+    /// Lookups through the block index against a linear scan, on a table of many
+    /// blocks built from seeded random ranges.
+    #[test]
+    fn range_table_lookup_matches_scan() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u32
+        };
+        let entries: Vec<_> = (0..3000)
+            .map(|id| {
+                let start = next() >> 2;
+                (start, start + (next() >> 20), id % 7)
+            })
+            .collect();
+        let table = table_v4(&entries);
+        assert!(table.segment_count() > 10 * INDEX_BLOCK);
+        let segments: Vec<_> = table.segments().collect();
+        let probes = segments
+            .iter()
+            .flat_map(|&(start, end, _)| [start, end, start.wrapping_sub(1), end.wrapping_add(1)])
+            .chain((0..5000).map(|_| next()));
+        for addr in probes {
+            let expected = segments
+                .iter()
+                .find(|&&(start, end, _)| start <= addr && addr <= end)
+                .map(|&(_, _, ids)| ids);
+            assert_eq!(table.lookup(addr), expected, "address {addr}");
+        }
     }
 
     #[test]

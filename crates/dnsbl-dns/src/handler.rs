@@ -22,7 +22,7 @@ use crate::xfr::{self, XfrAcl};
 pub const MAX_UDP_PAYLOAD: u16 = 1232;
 
 /// Payload size of a UDP response without EDNS (RFC 1035 §4.2.1).
-const PLAIN_UDP_PAYLOAD: u16 = 512;
+pub(crate) const PLAIN_UDP_PAYLOAD: u16 = 512;
 
 /// The only EDNS version this server implements.
 const EDNS_VERSION: u8 = 0;

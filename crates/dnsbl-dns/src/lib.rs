@@ -11,6 +11,8 @@
 //! and `hickory_net`); a program that embeds this crate should filter those targets at
 //! `warn`, for example `info,hickory_server=warn,hickory_net=warn`.
 
+pub mod fallback;
+mod fast_udp;
 mod handler;
 mod server;
 mod truncation;

@@ -12,6 +12,7 @@ use hickory_server::Server;
 use tokio::net::{TcpListener, UdpSocket};
 use tracing::{debug, error};
 
+use crate::fast_udp::UdpWorkers;
 use crate::handler::DnsblHandler;
 use crate::xfr::XfrAcl;
 
@@ -58,7 +59,10 @@ pub enum ServerError {
 /// The listeners run on the Tokio runtime from [`bind`](Self::bind) on; dropping the
 /// value without [`shutdown`](Self::shutdown) stops them as well.
 pub struct DnsServer {
+    /// TCP (hickory-server).
     server: Server<DnsblHandler>,
+    /// UDP (the wire path, with hickory-server's parser for unusual requests).
+    udp: Option<UdpWorkers>,
     local_addr: SocketAddr,
 }
 
@@ -85,12 +89,22 @@ impl DnsServer {
             addr: listen,
             source,
         })?;
+        let udp = udp
+            .into_std()
+            .and_then(|udp| UdpWorkers::spawn(udp, snapshot.clone()))
+            .map_err(|source| ServerError::BindUdp {
+                addr: local_addr,
+                source,
+            })?;
         let handler = DnsblHandler::new(snapshot).with_xfr_acl(options.xfr_acl);
         let mut server = Server::new(handler);
         server.register_listener(tcp, options.tcp_idle_timeout, options.tcp_response_buffer);
-        server.register_socket(udp);
         debug!(%local_addr, "DNS listeners started");
-        Ok(DnsServer { server, local_addr })
+        Ok(DnsServer {
+            server,
+            udp: Some(udp),
+            local_addr,
+        })
     }
 
     /// Returns the address both listeners are bound to.
@@ -101,6 +115,9 @@ impl DnsServer {
     /// Stops accepting requests and waits for the listeners to finish. An error of a
     /// listener is logged.
     pub async fn shutdown(mut self) {
+        if let Some(udp) = self.udp.take() {
+            let _ = tokio::task::spawn_blocking(move || udp.stop()).await;
+        }
         if let Err(error) = self.server.shutdown_gracefully().await {
             error!(%error, address = %self.local_addr, "DNS listener failed during shutdown");
         }

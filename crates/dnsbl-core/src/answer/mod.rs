@@ -24,6 +24,7 @@ mod address;
 mod domain;
 mod records;
 mod txt;
+mod wire;
 
 #[cfg(test)]
 mod style_tests;
@@ -37,6 +38,7 @@ use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
 pub use records::{ZoneNameError, ZoneRecords};
 pub use txt::render_txt;
+pub use wire::{WireAnswerer, WireOutcome, WireScratch};
 
 use crate::model::{AnswerStyle, ZoneKind, ZoneSpec};
 use crate::snapshot::{ListingId, Snapshot, Zone};
@@ -132,6 +134,8 @@ pub fn answer(snapshot: &Snapshot, name: &Name, qtype: RecordType, qclass: DNSCl
     }
 }
 
+/// Looks up the labels below the apex of a zone that is not combined, leftmost first.
+/// Both the record path above and the wire path in `wire` decide through this function.
 fn lookup_in<'z, 'a>(
     zone: &'z Zone,
     labels: impl ExactSizeIterator<Item = &'a [u8]>,
