@@ -36,9 +36,13 @@ pub fn lookup(snapshot: &Snapshot, query: &str) -> Result<Vec<LookupMatch>, Look
             .iter()
             .filter(|z| z.spec.kind == ZoneKind::Address)
         {
+            // The snapshot keeps ::ffff:0:0/96 as IPv4, as the DNS answers do.
             let found = match address {
                 IpAddr::V4(v4) => zone.v4.lookup(u32::from(v4)),
-                IpAddr::V6(v6) => zone.v6.lookup(u128::from(v6)),
+                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                    Some(v4) => zone.v4.lookup(u32::from(v4)),
+                    None => zone.v6.lookup(u128::from(v6)),
+                },
             };
             ids.extend(
                 found

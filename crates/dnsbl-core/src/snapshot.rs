@@ -331,6 +331,10 @@ impl SnapshotBuilder {
         debug_assert_eq!(test, TEST_LISTING);
         builder.add_range(AddrRange::single([127, 0, 0, 2].into()), test);
         builder.add_domain("test", test);
+        // RFC 5782 §5: 127.0.0.1 (and so ::ffff:7f00:1) and `invalid` are never listed, so
+        // that clients can check that the list is not answering everything.
+        builder.exclude_range(AddrRange::single([127, 0, 0, 1].into()), None);
+        builder.exclude_domain("invalid", None);
         builder
     }
 

@@ -17,8 +17,10 @@
 use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use dnsbl_core::answer::{answer_codes, answer_texts};
+use dnsbl_core::model::AnswerStyle;
 use dnsbl_core::snapshot::Zone;
-use dnsbl_core::{ListingId, Snapshot, answer::answer_texts};
+use dnsbl_core::{ListingId, Snapshot};
 
 use crate::domain::{DomainEntry, domain_entries};
 
@@ -129,6 +131,12 @@ fn push_values(
     key: &str,
     ids: &[ListingId],
 ) -> usize {
+    // In the multi style the live server answers one code that ORs the categories, so
+    // every line of the set carries that code.
+    let multi_code = match zone.spec.style {
+        AnswerStyle::Multi => answer_codes(snapshot, &zone.spec, ids).first().copied(),
+        AnswerStyle::Zen => None,
+    };
     let mut written: Vec<(Ipv4Addr, String)> = Vec::with_capacity(ids.len());
     for &id in ids {
         let listing = &snapshot.listings[id as usize];
@@ -141,7 +149,7 @@ fn push_values(
             .replace('$', "$$")
             .replace(QUERY_MARK, "$")
             .replace(['\n', '\r'], " ");
-        let value = (category.code, template);
+        let value = (multi_code.unwrap_or(category.code), template);
         if !written.contains(&value) {
             written.push(value);
         }

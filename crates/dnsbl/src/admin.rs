@@ -76,7 +76,15 @@ pub async fn spawn_api(
     Ok(())
 }
 
+/// Opens an existing database: a mistyped `--db` would otherwise create an empty one, and
+/// a token stored there is never seen by the server.
 async fn open(store: &StoreArgs) -> anyhow::Result<Store> {
+    if !store.db.exists() {
+        anyhow::bail!(
+            "database {} not found; check --db, or start `dnsbl serve` once to create it",
+            store.db.display()
+        );
+    }
     Store::open(&store.db)
         .await
         .with_context(|| format!("failed to open the database {}", store.db.display()))

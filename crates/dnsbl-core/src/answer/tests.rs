@@ -623,3 +623,43 @@ fn negative_ttl_min_of_soa_fields() {
     assert_eq!(got.rcode, ResponseCode::NXDomain);
     assert_eq!(got.authority[0].ttl, 60);
 }
+
+#[test]
+fn rfc5782_negative_entries_never_listed() {
+    use RecordType::A as TA;
+    let zones = vec![
+        zone("bl.example", ZoneKind::Address, None),
+        zone("dbl.example", ZoneKind::Domain, None),
+    ];
+    let categories = vec![Category {
+        name: "bad-service-provider".into(),
+        code: [127, 0, 0, 3].into(),
+        txt: BAD_TXT.into(),
+    }];
+    let mut builder = SnapshotBuilder::new(SERIAL, zones, categories);
+    let everything = builder.add_listing(listing(
+        "Everything",
+        None,
+        0,
+        ListingSource::Netblock(range("0.0.0.0/0")),
+    ));
+    builder.add_range(range("0.0.0.0/0"), everything);
+    builder.add_range(range("::/0"), everything);
+    builder.add_domain("invalid", everything);
+    builder.add_domain("test", everything);
+    let snapshot = builder.build().unwrap();
+
+    let mapped_one = format!("{}.bl.example", nibbles("::ffff:7f00:1", 32));
+    let cases = [
+        ("1.0.0.127.bl.example", ResponseCode::NXDomain),
+        (mapped_one.as_str(), ResponseCode::NXDomain),
+        ("invalid.dbl.example", ResponseCode::NXDomain),
+        ("3.0.0.127.bl.example", ResponseCode::NoError),
+        ("0.0.0.127.bl.example", ResponseCode::NoError),
+        ("test.dbl.example", ResponseCode::NoError),
+    ];
+    for (qname, expected) in cases {
+        let result = answer(&snapshot, &name(qname), TA, DNSClass::IN);
+        assert_eq!(result.rcode, expected, "{qname}");
+    }
+}
