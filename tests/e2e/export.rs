@@ -1,4 +1,5 @@
-//! `dnsbl export`: the file set and its manifest, and the error without routing data.
+//! `dnsbl export`: the file set and its manifest, a set that survives a kill, and the
+//! error without routing data.
 
 use crate::support::{binary, repo_zones};
 
@@ -37,7 +38,7 @@ fn export_writes_files_and_manifest() {
     let output = export(&db, &dir);
     assert!(output.status.success(), "export: {output:?}");
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(dir.join("current/manifest.json")).unwrap())
             .expect("the manifest is JSON");
     let files: Vec<&str> = manifest["files"]
         .as_array()
@@ -56,10 +57,10 @@ fn export_writes_files_and_manifest() {
         ]
     );
     for file in &files {
-        let contents = std::fs::read_to_string(dir.join(file)).unwrap();
+        let contents = std::fs::read_to_string(dir.join("current").join(file)).unwrap();
         assert!(!contents.is_empty(), "{file} has contents");
     }
-    let zone = std::fs::read_to_string(dir.join("bl.example.zone")).unwrap();
+    let zone = std::fs::read_to_string(dir.join("current/bl.example.zone")).unwrap();
     assert!(
         zone.lines().nth(1).unwrap().contains(" IN SOA "),
         "the SOA comes first: {:?}",
@@ -69,7 +70,7 @@ fn export_writes_files_and_manifest() {
         zone.contains("2.0.0.127.bl.example. 2100 IN A 127.0.0.2\n"),
         "the RFC 5782 test entry is written"
     );
-    let dbl = std::fs::read_to_string(dir.join("dbl.example.zone")).unwrap();
+    let dbl = std::fs::read_to_string(dir.join("current/dbl.example.zone")).unwrap();
     for owner in [
         "test.dbl.example. 2100 IN A",
         "*.test.dbl.example. 2100 IN A",
@@ -80,7 +81,7 @@ fn export_writes_files_and_manifest() {
     let again = export(&db, &dir);
     assert!(again.status.success(), "second export: {again:?}");
     assert_eq!(
-        std::fs::read_to_string(dir.join("bl.example.zone")).unwrap(),
+        std::fs::read_to_string(dir.join("current/bl.example.zone")).unwrap(),
         zone,
         "the output is stable"
     );
@@ -100,4 +101,69 @@ fn export_without_routing_data_fails() {
         "error says what is missing: {stderr}"
     );
     assert!(!root.path().join("export").exists(), "nothing is written");
+}
+
+/// Checks that `dir/current` names a complete set: every file listed in `SHA256SUMS`
+/// matches it, and the manifest is valid JSON listing the five files.
+fn assert_complete_set(dir: &std::path::Path) {
+    let set = dir.join("current");
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "--strict", "SHA256SUMS"])
+        .current_dir(&set)
+        .output()
+        .expect("sha256sum runs");
+    assert!(
+        check.status.success(),
+        "the set matches SHA256SUMS: {check:?}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(set.join("manifest.json")).unwrap())
+            .expect("the manifest is complete JSON");
+    assert_eq!(manifest["files"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn killed_export_leaves_a_complete_set() {
+    let root = tempfile::tempdir().unwrap();
+    let db = root.path().join("dnsbl.sqlite");
+    let data = repo_zones().join("data");
+    let ingest = binary()
+        .args(["ingest", "--zones"])
+        .arg(repo_zones())
+        .arg("--db")
+        .arg(&db)
+        .arg("--asn-data")
+        .arg(data.join("asn-ipv4-slice.csv"))
+        .arg(data.join("asn-ipv6-slice.csv"))
+        .output()
+        .unwrap();
+    assert!(ingest.status.success(), "ingest: {ingest:?}");
+    let dir = root.path().join("export");
+    assert!(export(&db, &dir).status.success());
+
+    for delay_ms in [0, 2, 5, 10, 20, 40, 80] {
+        let mut child = binary()
+            .arg("export")
+            .arg("--zones")
+            .arg(repo_zones())
+            .arg("--db")
+            .arg(&db)
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_complete_set(&dir);
+    }
+    assert!(
+        export(&db, &dir).status.success(),
+        "a later export succeeds"
+    );
+    assert_complete_set(&dir);
+    let sets = std::fs::read_dir(dir.join(".sets")).unwrap().count();
+    assert!(sets <= 2, "old and unfinished sets are removed: {sets}");
 }

@@ -335,7 +335,7 @@ fn mirrors_answer_like_live_server() {
     );
     server.wait_for_log("export written", Duration::from_secs(30));
 
-    let (_rsync, rsync_port) = peers::rsync_daemon(work, &export);
+    let (_rsync, rsync_port) = peers::rsync_daemon(work, &export.join("current"));
     let mirror = peers::subdir(work, "mirror");
     peers::rsync_pull(rsync_port, &mirror);
     sha256sum_check(&mirror);
@@ -455,6 +455,29 @@ fn mirrors_answer_like_live_server() {
     }
     let after = peers::soa_serial(secondary, "bl.example.").unwrap();
     assert!(after > before, "serial increased: {before} -> {after}");
+
+    // The new set is in a new directory; a pull through `current` gets all of it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let serial_line = format!("\"serial\": {after},");
+    while !std::fs::read_to_string(export.join("current/manifest.json"))
+        .unwrap()
+        .contains(&serial_line)
+    {
+        assert!(Instant::now() < deadline, "the new set was not published");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let transferred = peers::rsync_pull(rsync_port, &mirror);
+    assert!(
+        transferred.iter().any(|name| name == "bl.example.ip4set"),
+        "the changed data file is transferred: {transferred:?}"
+    );
+    assert!(
+        std::fs::read_to_string(mirror.join("manifest.json"))
+            .unwrap()
+            .contains(&serial_line),
+        "the mirror has the new set"
+    );
+    sha256sum_check(&mirror);
 }
 
 #[test]

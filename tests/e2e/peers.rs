@@ -75,7 +75,8 @@ fn spawn(name: &'static str, command: &mut Command, log: &Path) -> Peer {
 }
 
 /// Starts `rsync --daemon` serving `dir` as module `dnsbl`, with the configuration the
-/// deploy/ example uses, and returns it with its port.
+/// deploy/ example uses, and returns it with its port. `dir` is the export directory's
+/// `current` symlink, which the daemon resolves once per session.
 pub fn rsync_daemon(work: &Path, dir: &Path) -> (Peer, u16) {
     let port = free_port();
     let config = work.join("rsyncd.conf");
@@ -83,7 +84,7 @@ pub fn rsync_daemon(work: &Path, dir: &Path) -> (Peer, u16) {
         &config,
         format!(
             "use chroot = no\npid file = {pid}\n[dnsbl]\n    path = {dir}\n    read only = yes\n    \
-             hosts allow = 127.0.0.1\n    hosts deny = *\n    exclude = .*.tmp\n",
+             hosts allow = 127.0.0.1\n    hosts deny = *\n",
             pid = work.join("rsyncd.pid").display(),
             dir = dir.display(),
         ),
@@ -101,15 +102,21 @@ pub fn rsync_daemon(work: &Path, dir: &Path) -> (Peer, u16) {
     (peer, port)
 }
 
-/// Pulls module `dnsbl` into `into` with `rsync -a`, as a mirror does.
-pub fn rsync_pull(port: u16, into: &Path) {
+/// Pulls module `dnsbl` into `into` with `rsync -a`, as a mirror does, and returns the
+/// names of the files transferred.
+pub fn rsync_pull(port: u16, into: &Path) -> Vec<String> {
     let output = Command::new("rsync")
-        .args(["-a", "--delete", "--timeout=10"])
+        .args(["-a", "--delete", "--timeout=10", "--out-format=%n"])
         .arg(format!("rsync://127.0.0.1:{port}/dnsbl/"))
         .arg(format!("{}/", into.display()))
         .output()
         .expect("rsync runs");
     assert!(output.status.success(), "rsync pull failed: {output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| !line.ends_with('/'))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Starts rbldnsd on the pulled files of `bl.example` and `dbl.example`.

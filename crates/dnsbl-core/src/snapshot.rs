@@ -142,6 +142,17 @@ impl<T: AddrKey> RangeTable<T> {
         table
     }
 
+    /// Builds the table whose segments carry, for every address, the union of the
+    /// listings of `tables` covering it: the lookup of a combined zone as one table.
+    pub fn union(tables: &[&RangeTable<T>]) -> Self {
+        let entries = tables
+            .iter()
+            .flat_map(|table| table.segments())
+            .flat_map(|(start, end, ids)| ids.iter().map(move |&id| (start, end, id)))
+            .collect();
+        Self::build(entries, &[])
+    }
+
     /// The listings covering `addr`, or `None` when it is not listed.
     pub fn lookup(&self, addr: T) -> Option<&[ListingId]> {
         // The last block whose first start is <= addr holds the last such start overall.
@@ -652,6 +663,31 @@ mod tests {
         assert_eq!(table.lookup(20), Some(&[0, 1][..]));
         assert_eq!(table.lookup(40), Some(&[1][..]));
         assert_eq!(table.lookup(41), None);
+    }
+
+    #[test]
+    fn range_table_union_merges_listings() {
+        // The second table has a hole at 15..=16, as an allow-list entry leaves one.
+        let first = table_v4(&[(10, 20, 0)]);
+        let second = RangeTable::<u32>::build(vec![(12, 30, 1), (18, 18, 2)], &[(15, 16)]);
+        let union = RangeTable::union(&[&first, &second]);
+        let segments: Vec<_> = union
+            .segments()
+            .map(|(s, e, ids)| (s, e, ids.to_vec()))
+            .collect();
+        assert_eq!(
+            segments,
+            vec![
+                (10, 11, vec![0]),
+                (12, 14, vec![0, 1]),
+                (15, 16, vec![0]),
+                (17, 17, vec![0, 1]),
+                (18, 18, vec![0, 1, 2]),
+                (19, 20, vec![0, 1]),
+                (21, 30, vec![1]),
+            ]
+        );
+        assert_eq!(RangeTable::<u32>::union(&[]).segment_count(), 0);
     }
 
     /// Lookups through the block index against a linear scan, on a table of many

@@ -417,4 +417,4 @@ pub fn label_text(label: Label) -> String {
 
 #[cfg(test)]
 #[path = "address_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -15,7 +15,7 @@ use crate::records::zone_records;
 
 const APEX: &str = "bl.example";
 
-fn zone_spec() -> ZoneSpec {
+pub(crate) fn zone_spec() -> ZoneSpec {
     ZoneSpec {
         name: APEX.to_string(),
         kind: ZoneKind::Address,
@@ -68,14 +68,14 @@ pub(crate) fn snapshot(listed: &[&str], exclusions: &[&str]) -> dnsbl_core::Snap
 
 /// A standard authoritative lookup over a record set: exact match, else the wildcard at
 /// the closest encloser (RFC 4592 §3.3.1). Returns the rcode and the sorted A values.
-struct Authority {
+pub(crate) struct Authority {
     owners: BTreeMap<Name, Vec<Record>>,
     /// Every owner and every name above one, up to the apex: the names that exist.
     existing: BTreeSet<Name>,
 }
 
 impl Authority {
-    fn new(records: Vec<Record>) -> Self {
+    pub(crate) fn new(records: Vec<Record>) -> Self {
         let mut owners: BTreeMap<Name, Vec<Record>> = BTreeMap::new();
         let mut existing = BTreeSet::new();
         for record in records {
@@ -88,7 +88,7 @@ impl Authority {
         Authority { owners, existing }
     }
 
-    fn lookup(&self, qname: &Name) -> (ResponseCode, Vec<Ipv4Addr>) {
+    pub(crate) fn lookup(&self, qname: &Name) -> (ResponseCode, Vec<Ipv4Addr>) {
         let qname = qname.to_lowercase();
         let a_values = |records: &Vec<Record>| {
             let mut values: Vec<Ipv4Addr> = records
@@ -120,7 +120,7 @@ impl Authority {
     }
 }
 
-fn address_name(addr: IpAddr) -> Name {
+pub(crate) fn address_name(addr: IpAddr) -> Name {
     let text = match addr {
         IpAddr::V4(v4) => {
             let [a, b, c, d] = v4.octets();
@@ -136,7 +136,7 @@ fn address_name(addr: IpAddr) -> Name {
     Name::from_ascii(text).unwrap()
 }
 
-fn live(snapshot: &dnsbl_core::Snapshot, name: &Name) -> (ResponseCode, Vec<Ipv4Addr>) {
+pub(crate) fn live(snapshot: &dnsbl_core::Snapshot, name: &Name) -> (ResponseCode, Vec<Ipv4Addr>) {
     let answer = dnsbl_core::answer(snapshot, name, RecordType::A, DNSClass::IN);
     let mut values: Vec<Ipv4Addr> = answer
         .answers

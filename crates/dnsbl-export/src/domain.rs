@@ -93,7 +93,7 @@ pub fn domain_entries(zone: &Zone) -> Vec<DomainEntry> {
 }
 
 /// A domain and each of its parents, longest first.
-fn suffixes(domain: &str) -> impl Iterator<Item = &str> + Clone {
+pub(crate) fn suffixes(domain: &str) -> impl Iterator<Item = &str> + Clone {
     std::iter::successors(Some(domain), |suffix| {
         suffix.split_once('.').map(|(_, parent)| parent)
     })
@@ -101,7 +101,7 @@ fn suffixes(domain: &str) -> impl Iterator<Item = &str> + Clone {
 
 /// Orders owners by reversed labels, so that a domain, its wildcard and its subdomains are
 /// written together.
-fn sort_key(domain: &str, wildcard: bool) -> String {
+pub(crate) fn sort_key(domain: &str, wildcard: bool) -> String {
     let mut labels: Vec<&str> = domain.split('.').rev().collect();
     if wildcard {
         labels.push("*");

@@ -23,6 +23,7 @@
 //!   HINFO record (see [`domain`]).
 
 pub mod address;
+pub mod combined;
 pub mod domain;
 pub mod master;
 pub mod publish;
@@ -58,15 +59,14 @@ pub enum ExportError {
 }
 
 /// Builds the files of every zone: `ZONE.zone` (master file), and `ZONE.ip4set` and
-/// `ZONE.ip6trie` for an address zone or `ZONE.dnset` for a domain zone. Zones are in
-/// apex order, so the output is stable.
+/// `ZONE.ip6trie` for an address zone or `ZONE.dnset` for a domain zone. A combined zone
+/// is written as one zone with the union of the zones it includes ([`combined`]). Zones
+/// are in apex order, so the output is stable.
 pub fn export_files(snapshot: &Snapshot) -> Result<Vec<ExportFile>, ExportError> {
-    // TODO: combined zones keep no tables of their own, so they are not exported yet;
-    // mirrors serve the included zones and can combine them themselves.
     let mut zones: Vec<_> = snapshot
         .zones
         .iter()
-        .filter(|zone| zone.spec.includes.is_empty())
+        .map(|zone| combined::flatten(snapshot, zone))
         .collect();
     zones.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
     let mut files = Vec::new();
@@ -81,6 +81,7 @@ pub fn export_files(snapshot: &Snapshot) -> Result<Vec<ExportFile>, ExportError>
                 records,
                 contents,
             };
+        let zone = &*zone;
         let records = zone_records(snapshot, zone)?;
         let master = master_file(name, snapshot.serial, &records)?;
         files.push(file("zone", "master", (master, records.len())));

@@ -1,19 +1,23 @@
-//! Atomic publication of an export directory.
+//! Atomic publication of an export directory as whole file sets.
 //!
-//! Publication runs in three steps. First every changed file is written to a temporary
-//! name in the target directory (`.NAME.tmp`) and fsynced. Almost all the time goes into
-//! this step, and a failure or a kill in it leaves every published file as it was. Then
-//! each temporary file is renamed over its target, which POSIX `rename(2)` makes atomic,
-//! so a reader sees the old or the new file and never a torn one. Last come `SHA256SUMS`
-//! and `manifest.json`, written the same way, then an fsync of the directory.
+//! Each publication writes a complete set into a fresh directory `DIR/.sets/SERIAL-GEN`
+//! (`GEN` counts publications, so two sets of one serial never share a name): the zone
+//! files, then `SHA256SUMS`, then `manifest.json`, each fsynced, then the set directory
+//! fsynced. Only then does the symlink `DIR/current` move to the new set: a temporary
+//! symlink `DIR/.current.tmp` is created and renamed over `current`, which POSIX
+//! `rename(2)` makes atomic, and `DIR` is fsynced. A reader that resolves `current` once
+//! (an rsync daemon does when a session starts, by a chroot or chdir into the module
+//! path) reads one complete set, old or new, never a mix. A failure or a kill before the switch
+//! leaves `current` on the previous set; the unfinished set directory is removed by the
+//! next publication.
 //!
-//! A mirror that copies during the rename step can get files of two serials. Each file
-//! names its serial in its SOA, and `sha256sum -c SHA256SUMS` fails on such a copy, so a
-//! mirror checks it and pulls again. Files whose content is unchanged are not rewritten,
-//! so their modification time stays and rsync skips them.
+//! The set `current` pointed at before the switch is kept for readers still inside it;
+//! every older set is removed. A file whose content equals the one in the previous set
+//! is hard-linked from it instead of rewritten, so it keeps its modification time and
+//! rsync's quick check (size and time) skips it although its directory changed.
 //!
-//! NOTE: files of a zone that is no longer exported stay in the directory; the manifest
-//! lists only the current ones.
+//! NOTE: files that an earlier flat layout wrote directly into `DIR` are left there;
+//! mirrors pull `DIR/current` and never see them.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -76,79 +80,138 @@ pub enum PublishError {
     },
 }
 
-/// Writes `files`, `SHA256SUMS` and `manifest.json` into `dir` atomically, as described in
-/// the module documentation, and returns the manifest.
+/// Directory inside the export directory that contains the file sets.
+pub const SETS: &str = ".sets";
+/// Symlink inside the export directory naming the published set.
+pub const CURRENT: &str = "current";
+
+/// Writes `files`, `SHA256SUMS` and `manifest.json` as a new set in `dir` and switches
+/// `dir/current` to it, as described in the module documentation; returns the manifest.
 pub fn publish(dir: &Path, serial: u32, files: &[ExportFile]) -> Result<Manifest, PublishError> {
-    fs::create_dir_all(dir).map_err(|source| PublishError::CreateDir {
-        path: dir.to_path_buf(),
+    let sets = dir.join(SETS);
+    fs::create_dir_all(&sets).map_err(|source| PublishError::CreateDir {
+        path: sets.clone(),
         source,
     })?;
+    let previous = current_set(dir);
+    let generation = list_sets(&sets)
+        .iter()
+        .filter_map(|name| name.rsplit_once('-')?.1.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let name = format!("{serial}-{generation}");
+    let set = sets.join(&name);
+    fs::create_dir(&set).map_err(|source| PublishError::CreateDir {
+        path: set.clone(),
+        source,
+    })?;
+    let manifest = match write_set(
+        &set,
+        previous.as_deref().map(|p| sets.join(p)),
+        serial,
+        files,
+    ) {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            let _ = fs::remove_dir_all(&set);
+            return Err(error);
+        }
+    };
+    switch_current(dir, &name)?;
+    for old in list_sets(&sets) {
+        if old != name && Some(old.as_str()) != previous.as_deref() {
+            let _ = fs::remove_dir_all(sets.join(old));
+        }
+    }
+    Ok(manifest)
+}
+
+/// Name of the set `dir/current` points at, if any.
+pub fn current_set(dir: &Path) -> Option<String> {
+    let target = fs::read_link(dir.join(CURRENT)).ok()?;
+    let name = target.strip_prefix(SETS).ok()?;
+    Some(name.to_str()?.to_string())
+}
+
+fn list_sets(sets: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(sets) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect()
+}
+
+/// Writes the files of one set into the empty directory `set`, hard-linking unchanged
+/// files from `previous`, then the checksums and the manifest, and fsyncs `set`.
+fn write_set(
+    set: &Path,
+    previous: Option<PathBuf>,
+    serial: u32,
+    files: &[ExportFile],
+) -> Result<Manifest, PublishError> {
     let mut manifest = Manifest {
         serial,
         files: Vec::with_capacity(files.len()),
     };
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let result = (|| {
-        for file in files {
-            let digest = hex(&Sha256::digest(file.contents.as_bytes()));
-            manifest.files.push(ManifestFile {
-                file: file.name.clone(),
-                zone: file.zone.clone(),
-                format: file.format.to_string(),
-                serial: file.serial,
-                records: file.records,
-                sha256: digest.clone(),
-                bytes: file.contents.len(),
-            });
-            let target = dir.join(&file.name);
-            if existing_digest(&target).as_deref() == Some(digest.as_str()) {
-                continue;
-            }
-            let temporary = write_temporary(dir, &file.name, file.contents.as_bytes())?;
-            staged.push((temporary, target));
+    for file in files {
+        let digest = hex(&Sha256::digest(file.contents.as_bytes()));
+        manifest.files.push(ManifestFile {
+            file: file.name.clone(),
+            zone: file.zone.clone(),
+            format: file.format.to_string(),
+            serial: file.serial,
+            records: file.records,
+            sha256: digest.clone(),
+            bytes: file.contents.len(),
+        });
+        let target = set.join(&file.name);
+        if let Some(old) = previous.as_ref().map(|dir| dir.join(&file.name))
+            && existing_digest(&old).as_deref() == Some(digest.as_str())
+            && fs::hard_link(&old, &target).is_ok()
+        {
+            continue;
         }
-        Ok(())
-    })();
-    if let Err(error) = result {
-        for (temporary, _) in &staged {
-            let _ = fs::remove_file(temporary);
-        }
-        return Err(error);
+        write_file(&target, file.contents.as_bytes())?;
     }
-    for (temporary, target) in &staged {
-        rename(temporary, target)?;
-    }
-
     let mut checksums = String::new();
     for file in &manifest.files {
         checksums.push_str(&format!("{}  {}\n", file.sha256, file.file));
     }
     let mut json = serde_json::to_string_pretty(&manifest).expect("the manifest serializes");
     json.push('\n');
-    for (name, contents) in [(CHECKSUMS, checksums), (MANIFEST, json)] {
-        let temporary = write_temporary(dir, name, contents.as_bytes())?;
-        rename(&temporary, &dir.join(name))?;
-    }
-    sync_dir(dir)?;
+    write_file(&set.join(CHECKSUMS), checksums.as_bytes())?;
+    write_file(&set.join(MANIFEST), json.as_bytes())?;
+    sync_dir(set)?;
     Ok(manifest)
 }
 
-/// Writes `contents` to `.NAME.tmp` in `dir` and fsyncs it.
-fn write_temporary(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, PublishError> {
-    let path = dir.join(format!(".{name}.tmp"));
-    let write = || -> io::Result<()> {
-        let mut file = File::create(&path)?;
-        file.write_all(contents)?;
-        file.sync_all()
-    };
-    write().map_err(|source| {
-        let _ = fs::remove_file(&path);
+/// Points `dir/current` at `.sets/NAME` with a temporary symlink renamed over it.
+fn switch_current(dir: &Path, name: &str) -> Result<(), PublishError> {
+    let temporary = dir.join(".current.tmp");
+    let _ = fs::remove_file(&temporary);
+    std::os::unix::fs::symlink(Path::new(SETS).join(name), &temporary).map_err(|source| {
         PublishError::Write {
-            path: path.clone(),
+            path: temporary.clone(),
             source,
         }
     })?;
-    Ok(path)
+    rename(&temporary, &dir.join(CURRENT))?;
+    sync_dir(dir)
+}
+
+/// Writes `contents` to `path` and fsyncs it.
+fn write_file(path: &Path, contents: &[u8]) -> Result<(), PublishError> {
+    let write = || -> io::Result<()> {
+        let mut file = File::create(path)?;
+        file.write_all(contents)?;
+        file.sync_all()
+    };
+    write().map_err(|source| PublishError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), PublishError> {
@@ -182,6 +245,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     fn file(name: &str, contents: &str) -> ExportFile {
         ExportFile {
@@ -195,11 +259,17 @@ mod tests {
     }
 
     fn read(dir: &Path, name: &str) -> String {
-        fs::read_to_string(dir.join(name)).unwrap()
+        fs::read_to_string(dir.join(CURRENT).join(name)).unwrap()
+    }
+
+    fn sets(dir: &Path) -> Vec<String> {
+        let mut names = list_sets(&dir.join(SETS));
+        names.sort();
+        names
     }
 
     #[test]
-    fn publish_writes_files_and_manifest() {
+    fn publish_writes_set_and_switches_current() {
         let dir = tempfile::tempdir().unwrap();
         let manifest = publish(
             dir.path(),
@@ -207,6 +277,11 @@ mod tests {
             &[file("a.zone", "A\n"), file("b.zone", "B\n")],
         )
         .expect("publish succeeds");
+        assert_eq!(current_set(dir.path()).as_deref(), Some("7-1"));
+        assert_eq!(
+            fs::read_link(dir.path().join(CURRENT)).unwrap(),
+            Path::new(".sets/7-1")
+        );
         assert_eq!(read(dir.path(), "a.zone"), "A\n");
         assert_eq!(read(dir.path(), "b.zone"), "B\n");
         assert_eq!(manifest.serial, 7);
@@ -224,12 +299,12 @@ mod tests {
                 manifest.files[0].sha256, manifest.files[1].sha256
             )
         );
-        let leftovers: Vec<_> = fs::read_dir(dir.path())
+        let mut top: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
-            .filter_map(|entry| entry.ok())
-            .filter(|entry| entry.file_name().to_string_lossy().ends_with(".tmp"))
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+        top.sort();
+        assert_eq!(top, [SETS, CURRENT], "only the sets and the symlink");
     }
 
     #[test]
@@ -242,41 +317,113 @@ mod tests {
         )
         .unwrap();
         let old_manifest = read(dir.path(), MANIFEST);
-        // A directory where the temporary file of b.zone goes makes its write fail after
-        // a.zone has been staged.
-        fs::create_dir(dir.path().join(".b.zone.tmp")).unwrap();
+        // A name in a directory that does not exist makes the second write fail after
+        // a.zone has been written into the new set.
         let result = publish(
             dir.path(),
             2,
-            &[file("a.zone", "new A\n"), file("b.zone", "new B\n")],
+            &[file("a.zone", "new A\n"), file("no/b.zone", "new B\n")],
         );
         assert!(
             matches!(result, Err(PublishError::Write { .. })),
             "publish fails: {result:?}"
         );
+        assert_eq!(current_set(dir.path()).as_deref(), Some("1-1"));
         assert_eq!(read(dir.path(), "a.zone"), "old A\n");
         assert_eq!(read(dir.path(), "b.zone"), "old B\n");
         assert_eq!(read(dir.path(), MANIFEST), old_manifest);
-        assert!(
-            !dir.path().join(".a.zone.tmp").exists(),
-            "staged file removed"
-        );
+        assert_eq!(sets(dir.path()), ["1-1"], "the unfinished set is removed");
     }
 
     #[test]
-    fn publish_keeps_unchanged_files() {
+    fn publish_removes_unfinished_and_old_sets() {
+        let dir = tempfile::tempdir().unwrap();
+        for serial in 1..=3 {
+            publish(
+                dir.path(),
+                serial,
+                &[file("a.zone", &format!("{serial}\n"))],
+            )
+            .unwrap();
+        }
+        assert_eq!(sets(dir.path()), ["2-2", "3-3"], "the previous set is kept");
+        // A publication killed before its switch leaves a set directory behind.
+        fs::create_dir(dir.path().join(SETS).join("4-4")).unwrap();
+        fs::write(dir.path().join(SETS).join("4-4/a.zone"), "half").unwrap();
+        publish(dir.path(), 5, &[file("a.zone", "5\n")]).unwrap();
+        assert_eq!(sets(dir.path()), ["3-3", "5-5"]);
+        assert_eq!(read(dir.path(), "a.zone"), "5\n");
+    }
+
+    #[test]
+    fn publish_links_unchanged_files() {
+        use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         publish(dir.path(), 1, &[file("a.zone", "same\n")]).unwrap();
-        let before = fs::metadata(dir.path().join("a.zone"))
-            .unwrap()
-            .modified()
-            .unwrap();
+        let before = fs::metadata(dir.path().join(CURRENT).join("a.zone")).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
         publish(dir.path(), 2, &[file("a.zone", "same\n")]).unwrap();
-        let after = fs::metadata(dir.path().join("a.zone"))
-            .unwrap()
-            .modified()
-            .unwrap();
-        assert_eq!(before, after, "an unchanged file is not rewritten");
+        let after = fs::metadata(dir.path().join(CURRENT).join("a.zone")).unwrap();
+        assert_eq!(current_set(dir.path()).as_deref(), Some("2-2"));
+        assert_eq!(before.ino(), after.ino(), "an unchanged file is linked");
+        assert_eq!(before.modified().unwrap(), after.modified().unwrap());
+    }
+
+    /// Copies the set `current` names, as an rsync daemon session does: the symlink is
+    /// resolved once. Returns the serial of every file, or `None` when the set was
+    /// removed while being read.
+    fn copy_current(dir: &Path) -> Option<Vec<String>> {
+        let set = dir.join(SETS).join(current_set(dir)?);
+        let sums = fs::read_to_string(set.join(CHECKSUMS)).ok()?;
+        let mut serials = Vec::new();
+        for line in sums.lines() {
+            let (digest, name) = line.split_once("  ").unwrap();
+            let contents = fs::read(set.join(name)).ok()?;
+            assert_eq!(hex(&Sha256::digest(&contents)), digest, "{name} matches");
+            let text = String::from_utf8(contents).unwrap();
+            serials.push(text.lines().next().unwrap().to_string());
+        }
+        Some(serials)
+    }
+
+    #[test]
+    fn reader_always_gets_one_complete_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let set_of = |serial: u32| -> Vec<ExportFile> {
+            ["a.zone", "b.ip4set", "c.dnset"]
+                .iter()
+                .map(|name| {
+                    let body = format!("serial {serial}\n{}", "x\n".repeat(serial as usize * 50));
+                    file(name, &body)
+                })
+                .collect()
+        };
+        publish(dir.path(), 1, &set_of(1)).unwrap();
+        let done = AtomicBool::new(false);
+        let (copies, seen) = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for serial in 2..=40 {
+                    publish(dir.path(), serial, &set_of(serial)).unwrap();
+                }
+                done.store(true, Ordering::SeqCst);
+            });
+            let mut copies = 0;
+            let mut seen = std::collections::BTreeSet::new();
+            while !done.load(Ordering::SeqCst) {
+                if let Some(serials) = copy_current(dir.path()) {
+                    assert_eq!(serials.len(), 3);
+                    assert!(
+                        serials.iter().all(|serial| *serial == serials[0]),
+                        "one serial in a copy: {serials:?}"
+                    );
+                    seen.insert(serials[0].clone());
+                    copies += 1;
+                }
+            }
+            (copies, seen)
+        });
+        assert!(copies > 0, "the reader copied a set");
+        assert_eq!(copy_current(dir.path()).unwrap()[0], "serial 40");
+        assert!(!seen.is_empty());
     }
 }

@@ -22,7 +22,8 @@ use dnsbl_core::model::AnswerStyle;
 use dnsbl_core::snapshot::Zone;
 use dnsbl_core::{ListingId, Snapshot};
 
-use crate::domain::{DomainEntry, domain_entries};
+use crate::combined::zone_domain_entries;
+use crate::domain::DomainEntry;
 
 /// Start of ::ffff:0:0/96, the IPv4-mapped IPv6 addresses (RFC 4291 §2.5.5.2).
 const MAPPED_START: u128 = 0xffff << 32;
@@ -104,7 +105,7 @@ pub fn ip6trie(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
 pub fn dnset(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
     let mut text = header(zone);
     let mut lines = 0;
-    for entry in domain_entries(zone) {
+    for entry in zone_domain_entries(snapshot, zone) {
         match entry {
             DomainEntry::Listed { wildcard: true, .. } => {}
             DomainEntry::Listed {

@@ -17,7 +17,8 @@ use hickory_proto::rr::rdata::{A, HINFO, TXT};
 use hickory_proto::rr::{Name, RData, Record};
 
 use crate::address::{AddressEntry, HEX_BASE, address_tree, label_text};
-use crate::domain::{DomainEntry, domain_entries};
+use crate::combined::zone_domain_entries;
+use crate::domain::DomainEntry;
 
 /// CPU text of the HINFO record of an empty node under a wildcard: an address prefix
 /// without listings, or an allow-listed domain below a listed one.
@@ -35,14 +36,7 @@ pub struct RecordError {
 /// Builds every record of `zone`: the SOA first, the NS set, then the listings. A zone
 /// transfer appends the SOA again at the end (RFC 5936 §2.2).
 pub fn zone_records(snapshot: &Snapshot, zone: &Zone) -> Result<Vec<Record>, RecordError> {
-    if !zone.spec.includes.is_empty() {
-        return Err(RecordError {
-            zone: zone.spec.name.clone(),
-            name: zone.spec.name.clone(),
-            reason: "a combined zone cannot be transferred yet; transfer the zones it includes"
-                .to_string(),
-        });
-    }
+    let zone = &*crate::combined::flatten(snapshot, zone);
     let mut records = vec![zone.records.soa.clone()];
     records.extend(zone.records.ns.iter().cloned());
     let apex = &zone.records.apex;
@@ -65,7 +59,7 @@ pub fn zone_records(snapshot: &Snapshot, zone: &Zone) -> Result<Vec<Record>, Rec
             }
         }
         ZoneKind::Domain => {
-            for entry in domain_entries(zone) {
+            for entry in zone_domain_entries(snapshot, zone) {
                 let (relative, listed) = match &entry {
                     DomainEntry::Listed {
                         domain,
