@@ -97,7 +97,19 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
                 RoleArg::Admin => TokenRole::Admin,
                 RoleArg::Read => TokenRole::Read,
             };
-            let token = open(&store).await?.create_token(&name, role).await?;
+            // A token may be created before the first start, so this creates the database,
+            // and says so, because a mistyped --db would hide the token from the server.
+            let created = !store.db.exists();
+            let opened = Store::open(&store.db)
+                .await
+                .with_context(|| format!("failed to open the database {}", store.db.display()))?;
+            let token = opened.create_token(&name, role).await?;
+            if created {
+                eprintln!(
+                    "Created the database {}; start `dnsbl serve --db` with this path.",
+                    store.db.display()
+                );
+            }
             println!("{token}");
             eprintln!(
                 "Token {name:?} ({}) created. It is shown only this once.",
