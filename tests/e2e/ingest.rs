@@ -95,7 +95,11 @@ fn zones_copy(dir: &Path, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
     std::fs::create_dir_all(zones.join("data")).unwrap();
     for name in ["zones.toml", "register.toml"] {
         let text = std::fs::read_to_string(repo_zones().join(name)).unwrap();
-        let text = if name == "register.toml" { edit(&text) } else { text };
+        let text = if name == "register.toml" {
+            edit(&text)
+        } else {
+            text
+        };
         std::fs::write(zones.join(name), text).unwrap();
     }
     zones
@@ -126,7 +130,10 @@ fn failed_ingest_keeps_register_unchanged() {
 
     // A register without SoftLayer, ingested together with a broken file.
     let zones = zones_copy(dir.path(), |text| {
-        text.replace("name = \"SoftLayer Technologies Inc.\"", "name = \"Renamed Provider\"")
+        text.replace(
+            "name = \"SoftLayer Technologies Inc.\"",
+            "name = \"Renamed Provider\"",
+        )
     });
     let bad = dir.path().join("broken.csv");
     std::fs::write(&bad, "5.10.96.0,5.10.127.255,36351,\"IBM Cloud\n").unwrap();
@@ -140,12 +147,18 @@ fn failed_ingest_keeps_register_unchanged() {
         .arg(&bad)
         .output()
         .unwrap();
-    assert!(!failed.status.success(), "ingest of a broken file must fail");
+    assert!(
+        !failed.status.success(),
+        "ingest of a broken file must fail"
+    );
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.contains("unterminated quote"), "{stderr}");
 
     let listed_after = lookup(&repo_zones(), &db, "5.10.100.7");
-    assert_eq!(listed_after, listed_before, "the failed ingest changed the register");
+    assert_eq!(
+        listed_after, listed_before,
+        "the failed ingest changed the register"
+    );
 }
 
 #[test]
@@ -160,6 +173,7 @@ fn empty_file_keeps_routing_data() {
     let failed = ingest(&db, &[&empty]);
     assert!(!failed.status.success(), "an ingest of no rows must fail");
     let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert!(stderr.contains("contain no rows"), "{stderr}");
+    assert!(stderr.contains("contains no rows"), "{stderr}");
+    assert!(stderr.contains(&empty.display().to_string()), "{stderr}");
     assert!(lookup(&repo_zones(), &db, "5.10.100.7").contains("SoftLayer"));
 }

@@ -2,6 +2,8 @@
 //! real DNS messages over UDP and TCP on loopback, and `dig` where it is installed.
 
 mod admin;
+mod bad_input;
+mod db_state;
 mod http;
 mod ingest;
 mod rbldnsd;

@@ -5,11 +5,13 @@
 //! entry or line it comes from, so an operator can fix the file without guessing.
 
 mod register;
+mod widths;
 mod zones;
 
 use std::path::{Path, PathBuf};
 
 pub use register::{AllowEntry, AllowTarget, Delisting, OperatorEntry, ProviderEntry, Register};
+pub use widths::check_register;
 pub use zones::{ZoneEntry, ZonesFile};
 
 /// File name of the zone definitions inside the zones directory.

@@ -8,8 +8,10 @@ pub mod answer;
 pub mod model;
 pub mod net;
 pub mod snapshot;
+pub mod width;
 
 pub use answer::{Answer, answer};
 pub use model::{AnswerStyle, Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
 pub use net::{AddrRange, NetblockError};
 pub use snapshot::{ListingId, Snapshot, SnapshotBuilder, SnapshotError};
+pub use width::RangeLimit;

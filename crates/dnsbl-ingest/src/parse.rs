@@ -11,14 +11,15 @@
 //! An IPv6 range below ::1:0:0 in a decimal file not named `ipv6` is therefore read as IPv4.
 //! Such addresses (inside ::/96) are never routed, so the rule loses no real row.
 //!
-//! Every invalid line stops the parse with `FILE:LINE: what is wrong (value)`.
+//! Every invalid line stops the parse with `FILE:LINE: what is wrong (value)`, and so does
+//! a row wider than the [`RangeLimit`] passed in.
 
 use std::fs::File;
 use std::io::Read;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use dnsbl_core::AddrRange;
+use dnsbl_core::{AddrRange, RangeLimit};
 use dnsbl_store::{RoutingRow, RoutingSource};
 
 /// Errors from reading a routing data file.
@@ -45,8 +46,16 @@ pub struct RoutingFile {
     pub rows: Vec<RoutingRow>,
 }
 
-/// Reads and parses one routing data file.
+/// Reads and parses one routing data file, with no limit on the width of a row.
 pub fn read_routing_file(path: &Path) -> Result<RoutingFile, ParseError> {
+    read_routing_file_limited(path, &RangeLimit::NONE)
+}
+
+/// Reads and parses one routing data file, rejecting a row wider than `limit`.
+pub fn read_routing_file_limited(
+    path: &Path,
+    limit: &RangeLimit,
+) -> Result<RoutingFile, ParseError> {
     let read_error = |source| ParseError::Read {
         path: path.to_path_buf(),
         source,
@@ -55,7 +64,7 @@ pub fn read_routing_file(path: &Path) -> Result<RoutingFile, ParseError> {
     let metadata = file.metadata().map_err(read_error)?;
     let mut data = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
     file.read_to_end(&mut data).map_err(read_error)?;
-    let rows = parse_routing(&data, path)?;
+    let rows = parse_routing_limited(&data, path, limit)?;
     Ok(RoutingFile {
         source: RoutingSource {
             path: path.to_path_buf(),
@@ -74,9 +83,19 @@ enum Address {
     V6(u128),
 }
 
-/// Parses routing rows from the contents of a file. `path` names the file in errors and
-/// decides the family of decimal addresses, as the module documentation describes.
+/// Parses routing rows from the contents of a file, with no limit on the width of a row.
+/// `path` names the file in errors and decides the family of decimal addresses, as the
+/// module documentation describes.
 pub fn parse_routing(data: &[u8], path: &Path) -> Result<Vec<RoutingRow>, ParseError> {
+    parse_routing_limited(data, path, &RangeLimit::NONE)
+}
+
+/// Parses routing rows as [`parse_routing`] does and rejects a row wider than `limit`.
+pub fn parse_routing_limited(
+    data: &[u8],
+    path: &Path,
+    limit: &RangeLimit,
+) -> Result<Vec<RoutingRow>, ParseError> {
     let ipv6_file = path
         .file_name()
         .is_some_and(|name| name.to_string_lossy().to_ascii_lowercase().contains("ipv6"));
@@ -93,8 +112,7 @@ pub fn parse_routing(data: &[u8], path: &Path) -> Result<Vec<RoutingRow>, ParseE
         return Err(ParseError::Line {
             path: path.to_path_buf(),
             line: data.iter().filter(|&&b| b == b'\n').count() as u64 + 1,
-            message: "unterminated quote at the end of the file: is the file cut off?"
-                .to_string(),
+            message: "unterminated quote at the end of the file: is the file cut off?".to_string(),
             value: String::from_utf8_lossy(last_line).into_owned(),
         });
     }
@@ -168,6 +186,9 @@ pub fn parse_routing(data: &[u8], path: &Path) -> Result<Vec<RoutingRow>, ParseE
                 ));
             }
         };
+        if !limit.allows(&range) {
+            return Err(line_error(offset, &limit.message(&range), &pair()));
+        }
         let asn = parse_asn(asn_text).ok_or_else(|| {
             line_error(
                 offset,
@@ -366,6 +387,33 @@ mod tests {
     }
 
     #[test]
+    fn wide_rows_are_rejected() {
+        let text = "1.0.0.0,1.0.0.255,1,a\n0.0.0.0,255.255.255.255,2,b\n";
+        let limit = RangeLimit::DEFAULT;
+        let error = parse_routing_limited(text.as_bytes(), Path::new("asn.csv"), &limit)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("asn.csv:2: range is wider than the maximum IPv4 size /6"),
+            "{error}"
+        );
+        assert!(error.ends_with("(0.0.0.0,255.255.255.255)"), "{error}");
+        let text = "::,ffff::,1,a\n";
+        let error = parse_routing_limited(text.as_bytes(), Path::new("asn.csv"), &limit)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("IPv6 size /16"), "{error}");
+        let rows = parse_routing_limited(
+            b"28.4.61.0,30.255.255.255,749,DoD\n2002::,2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff,6939,HE\n",
+            Path::new("asn.csv"),
+            &limit,
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(parse(text, "asn.csv").unwrap().len(), 1);
+    }
+
+    #[test]
     fn invalid_utf8_names_line() {
         let mut bytes = b"1.0.0.0,1.0.0.255,13335,a\n\n1.0.0.0,1.0.0.255,13335,caf".to_vec();
         bytes.extend([0xff, b'\n']);
@@ -387,16 +435,25 @@ mod tests {
     fn unterminated_quote_is_rejected() {
         let cases = [
             // A stray quote that would swallow the next line.
-            ("1.0.0.0,1.0.0.255,1,\"Cloud\n2.0.0.0,2.0.0.255,2,b\n", "asn.csv:1:"),
+            (
+                "1.0.0.0,1.0.0.255,1,\"Cloud\n2.0.0.0,2.0.0.255,2,b\n",
+                "asn.csv:1:",
+            ),
             // A download cut off inside a quoted field, at the end of the file.
-            ("1.0.0.0,1.0.0.255,1,a\n2.0.0.0,2.0.0.255,2,\"Frontier, In", "asn.csv:2:"),
+            (
+                "1.0.0.0,1.0.0.255,1,a\n2.0.0.0,2.0.0.255,2,\"Frontier, In",
+                "asn.csv:2:",
+            ),
             // A quoted line break, which this format never has.
             ("1.0.0.0,1.0.0.255,1,\"two\nlines\"\n", "asn.csv:1:"),
         ];
         for (text, place) in cases {
             let error = parse(text, "asn.csv").unwrap_err().to_string();
             assert!(error.starts_with(place), "{text:?}: {error}");
-            assert!(error.contains("unterminated quote") || error.contains("invalid CSV"), "{text:?}: {error}");
+            assert!(
+                error.contains("unterminated quote") || error.contains("invalid CSV"),
+                "{text:?}: {error}"
+            );
         }
     }
 
