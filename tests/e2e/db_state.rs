@@ -52,10 +52,7 @@ pub fn fingerprint(db: &Path) -> String {
                     .await
                     .unwrap();
             let row_text: Vec<String> = columns.iter().map(|c| format!("quote(\"{c}\")")).collect();
-            let query = format!(
-                "SELECT {} FROM \"{table}\"",
-                row_text.join(" || '|' || ")
-            );
+            let query = format!("SELECT {} FROM \"{table}\"", row_text.join(" || '|' || "));
             // The table and column names come from the file's own schema, not from input.
             let mut rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(query))
                 .fetch_all(&mut conn)

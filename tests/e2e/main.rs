@@ -3,6 +3,7 @@
 
 mod admin;
 mod bad_input;
+mod crash;
 mod db_state;
 mod http;
 mod ingest;

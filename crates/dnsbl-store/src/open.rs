@@ -18,7 +18,8 @@ const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
 impl Store {
     /// Opens or creates the SQLite file (creating the parent directory), in WAL mode with
-    /// foreign keys on and a busy timeout, then applies the migrations.
+    /// `synchronous = FULL`, foreign keys on and a busy timeout, then applies the
+    /// migrations.
     ///
     /// A file that is not a SQLite database, or a database with tables of another
     /// application, is rejected with an error naming the path.
@@ -33,7 +34,11 @@ impl Store {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // In WAL mode NORMAL never corrupts the file, but a power loss may undo the
+            // last commits. FULL syncs the WAL at every commit, so an ingest or an admin
+            // API write that returned success survives a power loss too. Commits are few
+            // (one per ingest or API write), so the extra fsync costs little.
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()

@@ -75,7 +75,9 @@ async fn prepare_store(
         );
         let summary = dnsbl_ingest::ingest_with_register(store, &files, None, limit).await?;
         info!(%summary, "bundled routing data ingested");
-    } else if changes.changed {
+    } else if changes.changed || store.listings_stale().await? {
+        // A stale mark without a change means an earlier process was killed between a
+        // register write and its expansion.
         let summary = dnsbl_ingest::expand(store).await?;
         info!(%summary, "register changed, listings expanded again");
     }
