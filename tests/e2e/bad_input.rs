@@ -266,7 +266,7 @@ fn ingest(zones: &Path, db: &Path, files: &[PathBuf]) -> std::process::Output {
 
 /// Runs `dnsbl serve` and waits for it to exit, failing the test if it is still running
 /// after [`SERVE_EXIT_TIMEOUT`].
-fn serve_until_exit(zones: &Path, db: &Path) -> std::process::Output {
+pub fn serve_until_exit(zones: &Path, db: &Path) -> std::process::Output {
     let mut child = binary()
         .args([
             "serve",

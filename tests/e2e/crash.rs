@@ -11,7 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hickory_proto::rr::RecordType;
 
-use crate::db_state::{fingerprint, integrity_check, lookup};
+use crate::bad_input::serve_until_exit;
+use crate::db_state::{checkpoint, fingerprint, integrity_check, lookup};
 use crate::http::request;
 use crate::support::{Server, a_values, binary, field, query_udp, repo_zones};
 
@@ -232,5 +233,39 @@ fn killed_admin_write_keeps_acknowledged() {
         a_values(&response).is_empty(),
         "crash-{} was never sent",
         next + 1
+    );
+}
+
+#[test]
+fn damaged_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let slice = repo_zones().join("data").join("asn-ipv4-slice.csv");
+    let first = ingest_command(&db, &[slice]).status().unwrap();
+    assert!(first.success(), "first ingest: {first:?}");
+    let (page_size, pages) = checkpoint(&db);
+    assert!(pages > 8, "{pages} pages");
+    // Overwrite three pages in the middle of the file, as a failing disk would.
+    let mut bytes = std::fs::read(&db).unwrap();
+    let start = (page_size * (pages / 2)) as usize;
+    bytes[start..start + 3 * page_size as usize].fill(0xa5);
+    std::fs::write(&db, bytes).unwrap();
+
+    let output = serve_until_exit(&repo_zones(), &db);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} is corrupt", db.display())),
+        "{stderr}"
+    );
+
+    let foreign = dir.path().join("notes.sqlite");
+    std::fs::write(&foreign, "SQLite format 3\0 but only a note\n".repeat(100)).unwrap();
+    let output = serve_until_exit(&repo_zones(), &foreign);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} is not a SQLite database", foreign.display())),
+        "{stderr}"
     );
 }

@@ -98,3 +98,29 @@ pub fn lookup(zones: &Path, db: &Path, query: &str) -> String {
     assert!(output.status.success(), "dnsbl lookup {query}: {output:?}");
     String::from_utf8(output.stdout).unwrap()
 }
+
+/// Moves every page from the write-ahead log into the database file and returns the
+/// file's page size and page count, so a test can damage pages in the file itself.
+pub fn checkpoint(db: &Path) -> (u64, u64) {
+    runtime().block_on(async {
+        let mut conn = SqliteConnectOptions::new()
+            .filename(db)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        let count: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        (size as u64, count as u64)
+    })
+}
