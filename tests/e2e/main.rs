@@ -9,5 +9,6 @@ mod http;
 mod ingest;
 mod rbldnsd;
 mod reload;
+mod secrets;
 mod serve;
 mod support;

@@ -5,6 +5,8 @@
 //! answers can be tested as a plain function call.
 
 pub mod answer;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod model;
 pub mod net;
 pub mod snapshot;
