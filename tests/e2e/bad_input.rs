@@ -1,6 +1,6 @@
-//! Every kind of malformed input, fed to the real `dnsbl ingest` and `dnsbl serve`: each
-//! fails with a non-zero exit and an error naming the file, the line where there is one,
-//! and the value, and leaves the stored data exactly as it was.
+//! Every kind of malformed input, fed to the real `dnsbl ingest` and `dnsbl serve`. Each
+//! fails with exit code 1 and an error naming the file, the line where there is one, and
+//! the value. None changes the stored data.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -369,7 +369,7 @@ fn wide_ranges_pass_when_allowed() {
     let db = dir.path().join("dnsbl.sqlite");
     let wide = dir.path().join("wide.csv");
     std::fs::write(&wide, "0.0.0.0,255.255.255.255,64501,Everything\n").unwrap();
-    let rejected = ingest(&zones, &db, &[wide.clone()]);
+    let rejected = ingest(&zones, &db, std::slice::from_ref(&wide));
     assert!(!rejected.status.success(), "{rejected:?}");
 
     let allowed = binary()

@@ -42,11 +42,11 @@ pub fn netblock_round_trip(text: &str) {
     let Ok(range) = text.parse::<AddrRange>() else {
         return;
     };
-    let shown = range.to_string();
-    let again: AddrRange = shown
+    let displayed = range.to_string();
+    let again: AddrRange = displayed
         .parse()
-        .unwrap_or_else(|e| panic!("{text:?} displays as {shown:?}, which fails: {e}"));
-    assert_eq!(again, range, "{text:?} displays as {shown:?}");
+        .unwrap_or_else(|e| panic!("{text:?} displays as {displayed:?}, which fails: {e}"));
+    assert_eq!(again, range, "{text:?} displays as {displayed:?}");
 }
 
 /// Zones of every kind and style with listings of addresses, IPv6, domains and an
