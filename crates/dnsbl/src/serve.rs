@@ -26,6 +26,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let snapshot = store.load_snapshot(&zones.zones).await?;
     log_snapshot(&snapshot, started);
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
+    // The SIGHUP handler is installed before the listening line is logged: a SIGHUP that
+    // arrives earlier would otherwise terminate the process (the default action).
+    let hangup = match signal(SignalKind::hangup()) {
+        Ok(hangup) => Some(hangup),
+        Err(error) => {
+            warn!(%error, "cannot watch SIGHUP; reloads happen on database changes only");
+            None
+        }
+    };
 
     let server = dnsbl_dns::DnsServer::bind(args.listen, current.clone())
         .await
@@ -43,6 +52,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_secs(args.poll_seconds.max(1)),
         listings_changed,
         limit,
+        hangup,
     ));
 
     shutdown_signal().await;
@@ -121,14 +131,8 @@ async fn watch_for_changes(
     poll: Duration,
     listings_changed: Arc<tokio::sync::Notify>,
     limit: dnsbl_core::RangeLimit,
+    mut hangup: Option<tokio::signal::unix::Signal>,
 ) {
-    let mut hangup = match signal(SignalKind::hangup()) {
-        Ok(hangup) => Some(hangup),
-        Err(error) => {
-            warn!(%error, "cannot watch SIGHUP; reloads happen on database changes only");
-            None
-        }
-    };
     let mut ticker = tokio::time::interval(poll);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
