@@ -99,7 +99,7 @@ mod tests {
             ("0.0.0.0/0", RangeLimit::NONE, true),
             ("::/0", RangeLimit::NONE, true),
             ("4.0.0.0/6", RangeLimit::DEFAULT, true),
-            ("4.0.0.0/5", RangeLimit::DEFAULT, false),
+            ("0.0.0.0/5", RangeLimit::DEFAULT, false),
             ("28.4.61.0-30.255.255.255", RangeLimit::DEFAULT, true),
             ("4.0.0.0-8.0.0.0", RangeLimit::DEFAULT, false),
             ("2002::/16", RangeLimit::DEFAULT, true),
