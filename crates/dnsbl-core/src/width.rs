@@ -1,7 +1,7 @@
 //! The maximum width of one address range that ingest and the register accept.
 //!
 //! A single row or netblock that covers a large part of the address space is almost always
-//! a broken file or a typo (`0.0.0.0/0`, `::/0`), and listing it would answer "listed" for
+//! a broken file or a typo (`0.0.0.0/0`, `::/0`), and listing it would return "listed" for
 //! most of the Internet. The defaults come from the widest rows of real routing data (the
 //! npm package `@ip-location-db/asn`, 2026): the widest IPv4 row is
 //! 28.4.61.0-30.255.255.255 (about 50 million addresses, between a /7 and a /6) and the
