@@ -185,6 +185,7 @@ fn empty_file_keeps_routing_data() {
     let failed = ingest(&db, &[&empty]);
     assert!(!failed.status.success(), "an ingest of no rows must fail");
     let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert!(stderr.contains("contain no rows"), "{stderr}");
+    assert!(stderr.contains("contains no rows"), "{stderr}");
+    assert!(stderr.contains(&empty.display().to_string()), "{stderr}");
     assert!(lookup(&repo_zones(), &db, "5.10.100.7").contains("SoftLayer"));
 }

@@ -3,7 +3,10 @@
 //! the mail stack in front of it: Unbound, Postfix (with swaks) and SpamAssassin.
 
 mod admin;
+mod bad_input;
 mod check;
+mod crash;
+mod db_state;
 mod export;
 mod http;
 mod ingest;
@@ -14,6 +17,7 @@ mod postfix;
 mod rbldnsd;
 mod reload;
 mod resolver;
+mod secrets;
 mod serve;
 mod spamassassin;
 mod support;

@@ -327,6 +327,8 @@ fn mirrors_answer_like_live_server() {
         &zones,
         &work.join("dnsbl.sqlite"),
         &[
+            // 2600::/12 is wider than the default IPv6 limit on purpose.
+            "--allow-wide-ranges".as_ref(),
             "--export-dir".as_ref(),
             export.as_os_str(),
             "--notify".as_ref(),
@@ -487,7 +489,11 @@ fn axfr_refused_outside_acl_and_over_udp() {
     let server = Server::start_with(
         &zones,
         &root.path().join("dnsbl.sqlite"),
-        &["--axfr-allow".as_ref(), "192.0.2.0/24".as_ref()],
+        &[
+            "--allow-wide-ranges".as_ref(),
+            "--axfr-allow".as_ref(),
+            "192.0.2.0/24".as_ref(),
+        ],
     );
     let over_tcp = query_tcp(server.addr, "bl.example", RecordType::AXFR);
     assert_eq!(

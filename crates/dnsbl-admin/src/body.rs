@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use dnsbl_core::AddrRange;
+use dnsbl_core::{AddrRange, RangeLimit};
 use dnsbl_store::NewProvider;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -108,6 +108,20 @@ impl ProviderBody {
                     error.to_string(),
                 )
             })?;
+            // NOTE: the API always applies the default limit, whatever --max-prefix-v4,
+            // --max-prefix-v6 or --allow-wide-ranges `dnsbl serve` was started with.
+            if !RangeLimit::DEFAULT.allows(&range) {
+                return Err(ApiError::invalid(
+                    "invalid_netblock",
+                    format!("netblocks[{index}]"),
+                    netblock,
+                    format!(
+                        "netblock is wider than the maximum {} of the admin API; list \
+                         narrower netblocks",
+                        RangeLimit::DEFAULT
+                    ),
+                ));
+            }
             provider.netblocks.push(range);
         }
         Ok(provider)
@@ -205,6 +219,25 @@ mod tests {
         assert!(parse_domain("a..b").is_err());
         assert!(parse_domain("-a.example").is_err());
         assert!(parse_domain(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn wide_netblock_rejected() {
+        let body = |netblock: &str| ProviderBody {
+            name: None,
+            category: "bad".into(),
+            operator: None,
+            domains: Vec::new(),
+            asns: Vec::new(),
+            netblocks: vec!["192.0.2.0/24".into(), netblock.into()],
+            note: None,
+        };
+        let error = body("0.0.0.0/0").validate("p").unwrap_err();
+        let text = format!("{error:?}");
+        assert!(text.contains("netblocks[1]"), "{text}");
+        assert!(text.contains("wider than the maximum IPv4 /6"), "{text}");
+        assert!(body("::/0").validate("p").is_err());
+        assert!(body("4.0.0.0/6").validate("p").is_ok());
     }
 
     #[test]

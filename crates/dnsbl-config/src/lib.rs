@@ -5,11 +5,13 @@
 //! entry or line it comes from, so an operator can fix the file without guessing.
 
 mod register;
+mod widths;
 mod zones;
 
 use std::path::{Path, PathBuf};
 
 pub use register::{AllowEntry, AllowTarget, Delisting, OperatorEntry, ProviderEntry, Register};
+pub use widths::check_register;
 pub use zones::{ZoneEntry, ZonesFile};
 
 /// File name of the zone definitions inside the zones directory.
@@ -48,10 +50,22 @@ pub struct ZonesDir {
 impl ZonesDir {
     /// Reads and validates `zones.toml` and `register.toml` under `root`.
     pub fn load(root: &Path) -> Result<Self, ConfigError> {
+        let zones_text = read(&root.join(ZONES_FILE))?;
+        let register_text = read(&root.join(REGISTER_FILE))?;
+        Self::from_texts(root, &zones_text, &register_text)
+    }
+
+    /// Parses and validates the contents of `zones.toml` and `register.toml`; `root` names
+    /// the files in errors.
+    pub fn from_texts(
+        root: &Path,
+        zones_text: &str,
+        register_text: &str,
+    ) -> Result<Self, ConfigError> {
         let zones_path = root.join(ZONES_FILE);
-        let zones = zones::parse(&read(&zones_path)?, &zones_path)?;
+        let zones = zones::parse(zones_text, &zones_path)?;
         let register_path = root.join(REGISTER_FILE);
-        let register = register::parse(&read(&register_path)?, &register_path)?;
+        let register = register::parse(register_text, &register_path)?;
         for zone in &zones {
             for category in zone.categories.iter().flatten() {
                 if !register.categories.iter().any(|c| &c.name == category) {

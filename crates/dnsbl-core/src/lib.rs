@@ -5,11 +5,15 @@
 //! answers can be tested as a plain function call.
 
 pub mod answer;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod model;
 pub mod net;
 pub mod snapshot;
+pub mod width;
 
 pub use answer::{Answer, answer};
 pub use model::{AnswerStyle, Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
 pub use net::{AddrRange, NetblockError};
 pub use snapshot::{ListingId, Snapshot, SnapshotBuilder, SnapshotError};
+pub use width::RangeLimit;

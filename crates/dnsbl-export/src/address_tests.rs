@@ -167,13 +167,19 @@ fn v4(text: &str) -> IpAddr {
 fn nested_entry_keeps_wildcards_of_wider_range() {
     let snapshot = snapshot(&["127.0.0.0/8", "127.0.0.3"], &[]);
     let authority = Authority::new(zone_records(&snapshot, &snapshot.zones[0]).unwrap());
-    for owner in ["*.127", "*.0.127", "*.0.0.127", "3.0.0.127"] {
+    for owner in ["*.127", "*.0.127", "3.0.0.127", "4.0.0.127"] {
         let name = Name::from_ascii(format!("{owner}.{APEX}.")).unwrap();
         assert!(
             authority.owners.contains_key(&name),
             "owner {owner} written"
         );
     }
+    // 127.0.0.1 is never listed (RFC 5782 §5), so 127.0.0.0/24 has an empty full address
+    // and gets explicit owners instead of a wildcard, which would match 127.0.0.1 too.
+    let wildcard = Name::from_ascii(format!("*.0.0.127.{APEX}.")).unwrap();
+    assert!(!authority.owners.contains_key(&wildcard), "no *.0.0.127");
+    let excluded = Name::from_ascii(format!("1.0.0.127.{APEX}.")).unwrap();
+    assert!(!authority.owners.contains_key(&excluded), "no 1.0.0.127");
     let cases = [
         ("127.0.0.3", ResponseCode::NoError, vec![10, 11]),
         ("127.0.0.2", ResponseCode::NoError, vec![2, 10]),

@@ -16,8 +16,12 @@ use std::time::{Instant, SystemTime};
 use dnsbl_config::Register;
 use dnsbl_store::{RunKind, RunRecord, Store, StoreError, Update};
 
+pub use dnsbl_core::RangeLimit;
 pub use expansion::{ExpandedRanges, Expansion};
-pub use parse::{ParseError, RoutingFile, parse_routing, read_routing_file};
+pub use parse::{
+    ParseError, RoutingFile, parse_routing, parse_routing_limited, read_routing_file,
+    read_routing_file_limited,
+};
 pub use summary::{ExpandSummary, IngestSummary};
 
 /// Errors from an ingest or an expansion.
@@ -34,25 +38,34 @@ pub enum IngestError {
          check that the files are complete"
     )]
     NoRows,
+    #[error(
+        "{}: the file contains no rows, so the stored routing data was kept; \
+         check that the download is complete",
+        .0.display()
+    )]
+    EmptyFile(PathBuf),
     #[error("the routing file reader failed: {0}")]
     Reader(String),
 }
 
 /// Reads the routing data `files`, replaces the stored routing snapshot with their rows and
-/// expands every active provider, in one transaction.
+/// expands every active provider, in one transaction. A row wider than
+/// [`RangeLimit::DEFAULT`] fails the run.
 ///
 /// All files are parsed before the database is touched, so an invalid line changes
 /// nothing. A failed run is recorded in `ingest_runs` after the rollback.
 pub async fn ingest(store: &Store, files: &[PathBuf]) -> Result<IngestSummary, IngestError> {
-    ingest_with_register(store, files, None).await
+    ingest_with_register(store, files, None, &RangeLimit::DEFAULT).await
 }
 
-/// Does what [`ingest`] does, and first applies `register` (register.toml) inside the same
-/// transaction, so that a failed ingest leaves the register as it was too.
+/// Does what [`ingest`] does with a row width `limit`, and first applies `register`
+/// (register.toml) inside the same transaction, so that a failed ingest leaves the register
+/// as it was too.
 pub async fn ingest_with_register(
     store: &Store,
     files: &[PathBuf],
     register: Option<&Register>,
+    limit: &RangeLimit,
 ) -> Result<IngestSummary, IngestError> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
@@ -61,7 +74,7 @@ pub async fn ingest_with_register(
         files: files.len(),
         ..IngestSummary::default()
     };
-    let result = ingest_files(store, files, register, &mut summary).await;
+    let result = ingest_files(store, files, register, limit, &mut summary).await;
     summary.seconds = clock.elapsed().as_secs_f64();
     let mut run = run_record(RunKind::Ingest, started_at, files, &summary);
     let result = match result {
@@ -95,16 +108,18 @@ async fn ingest_files(
     store: &Store,
     files: &[PathBuf],
     register: Option<&Register>,
+    limit: &RangeLimit,
     summary: &mut IngestSummary,
 ) -> Result<Update, IngestError> {
     if files.is_empty() {
         return Err(IngestError::NoFiles);
     }
     let paths = files.to_vec();
+    let limit = *limit;
     let parsed = tokio::task::spawn_blocking(move || {
         paths
             .iter()
-            .map(|path| read_routing_file(path))
+            .map(|path| read_routing_file_limited(path, &limit))
             .collect::<Result<Vec<_>, _>>()
     })
     .await
@@ -113,6 +128,11 @@ async fn ingest_files(
     let mut rows = Vec::with_capacity(parsed.iter().map(|file| file.rows.len()).sum());
     let mut sources = Vec::with_capacity(parsed.len());
     for file in parsed {
+        // One empty file among several would drop a whole family of routes, and with it
+        // every listing of that family by ASN.
+        if file.rows.is_empty() {
+            return Err(IngestError::EmptyFile(file.source.path));
+        }
         sources.push(file.source);
         rows.extend(file.rows);
     }

@@ -11,14 +11,15 @@
 //! An IPv6 range below ::1:0:0 in a decimal file not named `ipv6` is therefore read as IPv4.
 //! Such addresses (inside ::/96) are never routed, so the rule loses no real row.
 //!
-//! Every invalid line stops the parse with `FILE:LINE: what is wrong (value)`.
+//! Every invalid line stops the parse with `FILE:LINE: what is wrong (value)`, and so does
+//! a row wider than the [`RangeLimit`] passed in.
 
 use std::fs::File;
 use std::io::Read;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use dnsbl_core::AddrRange;
+use dnsbl_core::{AddrRange, RangeLimit};
 use dnsbl_store::{RoutingRow, RoutingSource};
 
 /// Errors from reading a routing data file.
@@ -45,8 +46,16 @@ pub struct RoutingFile {
     pub rows: Vec<RoutingRow>,
 }
 
-/// Reads and parses one routing data file.
+/// Reads and parses one routing data file, with no limit on the width of a row.
 pub fn read_routing_file(path: &Path) -> Result<RoutingFile, ParseError> {
+    read_routing_file_limited(path, &RangeLimit::NONE)
+}
+
+/// Reads and parses one routing data file, rejecting a row wider than `limit`.
+pub fn read_routing_file_limited(
+    path: &Path,
+    limit: &RangeLimit,
+) -> Result<RoutingFile, ParseError> {
     let read_error = |source| ParseError::Read {
         path: path.to_path_buf(),
         source,
@@ -55,7 +64,7 @@ pub fn read_routing_file(path: &Path) -> Result<RoutingFile, ParseError> {
     let metadata = file.metadata().map_err(read_error)?;
     let mut data = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
     file.read_to_end(&mut data).map_err(read_error)?;
-    let rows = parse_routing(&data, path)?;
+    let rows = parse_routing_limited(&data, path, limit)?;
     Ok(RoutingFile {
         source: RoutingSource {
             path: path.to_path_buf(),
@@ -74,9 +83,19 @@ enum Address {
     V6(u128),
 }
 
-/// Parses routing rows from the contents of a file. `path` names the file in errors and
-/// decides the family of decimal addresses, as the module documentation describes.
+/// Parses routing rows from the contents of a file, with no limit on the width of a row.
+/// `path` names the file in errors and decides the family of decimal addresses, as the
+/// module documentation describes.
 pub fn parse_routing(data: &[u8], path: &Path) -> Result<Vec<RoutingRow>, ParseError> {
+    parse_routing_limited(data, path, &RangeLimit::NONE)
+}
+
+/// Parses routing rows as [`parse_routing`] does and rejects a row wider than `limit`.
+pub fn parse_routing_limited(
+    data: &[u8],
+    path: &Path,
+    limit: &RangeLimit,
+) -> Result<Vec<RoutingRow>, ParseError> {
     let ipv6_file = path
         .file_name()
         .is_some_and(|name| name.to_string_lossy().to_ascii_lowercase().contains("ipv6"));
@@ -167,6 +186,9 @@ pub fn parse_routing(data: &[u8], path: &Path) -> Result<Vec<RoutingRow>, ParseE
                 ));
             }
         };
+        if !limit.allows(&range) {
+            return Err(line_error(offset, &limit.message(&range), &pair()));
+        }
         let asn = parse_asn(asn_text).ok_or_else(|| {
             line_error(
                 offset,
@@ -362,6 +384,33 @@ mod tests {
             let error = parse(&text, "asn.csv").unwrap_err().to_string();
             assert_eq!(error, expected, "input {bad:?}");
         }
+    }
+
+    #[test]
+    fn wide_rows_are_rejected() {
+        let text = "1.0.0.0,1.0.0.255,1,a\n0.0.0.0,255.255.255.255,2,b\n";
+        let limit = RangeLimit::DEFAULT;
+        let error = parse_routing_limited(text.as_bytes(), Path::new("asn.csv"), &limit)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("asn.csv:2: range is wider than the maximum IPv4 size /6"),
+            "{error}"
+        );
+        assert!(error.ends_with("(0.0.0.0,255.255.255.255)"), "{error}");
+        let text = "::,ffff::,1,a\n";
+        let error = parse_routing_limited(text.as_bytes(), Path::new("asn.csv"), &limit)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("IPv6 size /16"), "{error}");
+        let rows = parse_routing_limited(
+            b"28.4.61.0,30.255.255.255,749,DoD\n2002::,2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff,6939,HE\n",
+            Path::new("asn.csv"),
+            &limit,
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(parse(text, "asn.csv").unwrap().len(), 1);
     }
 
     #[test]

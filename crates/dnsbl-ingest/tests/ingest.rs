@@ -332,3 +332,37 @@ async fn database_error_rolls_back() {
             .unwrap();
     assert_eq!(failed, 1);
 }
+
+#[tokio::test]
+async fn register_write_marks_listings_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
+    assert!(!store.listings_stale().await.unwrap(), "a new database");
+
+    let register = format!(
+        "{CATEGORY}[[provider]]\nname = \"Block\"\ncategory = \"bad\"\nnetblocks = [\"198.51.100.0/24\"]\n"
+    );
+    let zones = write_zones(dir.path(), &register);
+    let changes = store.sync_register(&zones.register).await.unwrap();
+    assert!(changes.changed);
+    assert!(
+        store.listings_stale().await.unwrap(),
+        "a register write before its expansion"
+    );
+
+    let routing = write_csv(
+        dir.path(),
+        "asn.csv",
+        "192.0.2.0,192.0.2.255,64496,Example\n",
+    );
+    ingest(&store, &[routing]).await.unwrap();
+    assert!(!store.listings_stale().await.unwrap(), "after an ingest");
+
+    store
+        .sync_register(&dnsbl_config::Register::default())
+        .await
+        .unwrap();
+    assert!(store.listings_stale().await.unwrap(), "after a removal");
+    expand(&store).await.unwrap();
+    assert!(!store.listings_stale().await.unwrap(), "after an expansion");
+}

@@ -15,6 +15,11 @@ pub enum StoreError {
     #[error("{path} is not a SQLite database; move it away or choose another database path")]
     NotADatabase { path: PathBuf },
     #[error(
+        "{path} is corrupt ({detail}); restore it from a backup, or move it away and run \
+         `dnsbl ingest` again to rebuild it"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
         "{path} contains tables of another application ({tables}); choose another database path"
     )]
     ForeignSchema { path: PathBuf, tables: String },

@@ -51,6 +51,15 @@ impl Store {
         Ok(exists)
     }
 
+    /// Returns whether the register changed after the last expansion, so the listed ranges
+    /// are out of date (a process was killed between a register write and its expansion).
+    pub async fn listings_stale(&self) -> Result<bool, StoreError> {
+        let stale: bool = sqlx::query_scalar("SELECT listings_stale FROM state WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(stale)
+    }
+
     /// Returns the serial of the listings, used as the SOA serial.
     pub async fn serial(&self) -> Result<u32, StoreError> {
         let mut conn = self.pool.acquire().await?;
@@ -66,7 +75,8 @@ async fn read_serial(conn: &mut SqliteConnection) -> Result<u32, StoreError> {
         .map_err(|_| StoreError::InvalidData(format!("serial {serial} is not a 32-bit value")))
 }
 
-/// Increases the serial and returns the new value.
+/// Increases the serial, marks the listed ranges stale and returns the new serial. An
+/// [`Update`] clears the mark when it commits an expansion.
 ///
 /// The new serial is the old one plus one, or the current Unix time in seconds when that is
 /// larger. Unix time keeps the serial increasing even when the database is recreated, so
@@ -78,7 +88,7 @@ pub(crate) async fn bump_serial(conn: &mut SqliteConnection) -> Result<u32, Stor
         .map(|elapsed| u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX))
         .unwrap_or(0);
     let new = old.wrapping_add(1).max(now);
-    sqlx::query("UPDATE state SET serial = ? WHERE id = 1")
+    sqlx::query("UPDATE state SET serial = ?, listings_stale = 1 WHERE id = 1")
         .bind(new)
         .execute(&mut *conn)
         .await?;

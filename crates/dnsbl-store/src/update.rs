@@ -267,9 +267,14 @@ impl Update {
         .await
     }
 
-    /// Increases the serial of the listings and returns the new value.
+    /// Increases the serial of the listings and returns the new value. Call it after the
+    /// expansion: it also clears the stale mark that register writes set.
     pub async fn bump_serial(&mut self) -> Result<u32, StoreError> {
-        bump_serial(self.conn()).await
+        let serial = bump_serial(self.conn()).await?;
+        sqlx::query("UPDATE state SET listings_stale = 0 WHERE id = 1")
+            .execute(self.conn())
+            .await?;
+        Ok(serial)
     }
 
     /// Records the run inside this transaction, so it is kept only if the update commits.

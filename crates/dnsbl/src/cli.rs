@@ -83,6 +83,9 @@ pub struct ServeArgs {
     /// Do not serve the admin HTTP API.
     #[arg(long)]
     pub no_admin: bool,
+
+    #[command(flatten)]
+    pub widths: WidthArgs,
     #[command(flatten)]
     pub mirrors: MirrorArgs,
 }
@@ -124,6 +127,39 @@ pub struct IngestArgs {
     /// stored routing data.
     #[arg(long = "asn-data", value_name = "FILE", required = true, num_args = 1..)]
     pub asn_data: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub widths: WidthArgs,
+}
+
+/// The maximum width of one routing row or register netblock.
+#[derive(Debug, Args)]
+pub struct WidthArgs {
+    /// Reject an IPv4 routing row or netblock with more addresses than a prefix of this
+    /// length (0 to 32). The default 6 passes the widest row of real routing data.
+    #[arg(long, default_value_t = dnsbl_core::RangeLimit::DEFAULT.max_v4_prefix, value_parser = clap::value_parser!(u8).range(0..=32), env = "DNSBL_MAX_PREFIX_V4")]
+    pub max_prefix_v4: u8,
+
+    /// Reject an IPv6 routing row or netblock with more addresses than a prefix of this
+    /// length (0 to 128). The default 16 passes 2002::/16 (6to4).
+    #[arg(long, default_value_t = dnsbl_core::RangeLimit::DEFAULT.max_v6_prefix, value_parser = clap::value_parser!(u8).range(0..=128), env = "DNSBL_MAX_PREFIX_V6")]
+    pub max_prefix_v6: u8,
+
+    /// Accept routing rows and netblocks of any width, even 0.0.0.0/0.
+    #[arg(long)]
+    pub allow_wide_ranges: bool,
+}
+
+impl WidthArgs {
+    pub fn limit(&self) -> dnsbl_core::RangeLimit {
+        if self.allow_wide_ranges {
+            return dnsbl_core::RangeLimit::NONE;
+        }
+        dnsbl_core::RangeLimit {
+            max_v4_prefix: self.max_prefix_v4,
+            max_v6_prefix: self.max_prefix_v6,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -25,10 +25,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let zones = ZonesDir::load(&args.store.zones)?;
+    let limit = args.widths.limit();
+    zones.check_range_widths(&limit)?;
     let store = Store::open(&args.store.db)
         .await
         .with_context(|| format!("failed to open the database {}", args.store.db.display()))?;
-    prepare_store(&store, &zones).await?;
+    prepare_store(&store, &zones, &limit).await?;
     let started = Instant::now();
     let snapshot = store.load_snapshot(&zones.zones).await?;
     log_snapshot(&snapshot, started);
@@ -54,6 +56,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         current,
         Duration::from_secs(args.poll_seconds.max(1)),
         listings_changed,
+        limit,
         hangup,
     ));
 
@@ -68,7 +71,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Applies register.toml to the store and makes sure listed ranges exist: the first start
 /// ingests the bundled routing data, a changed register is expanded again.
-async fn prepare_store(store: &Store, zones: &ZonesDir) -> anyhow::Result<()> {
+async fn prepare_store(
+    store: &Store,
+    zones: &ZonesDir,
+    limit: &dnsbl_core::RangeLimit,
+) -> anyhow::Result<()> {
     let changes = store.sync_register(&zones.register).await?;
     if !store.has_routing_data().await? {
         let files = zones.bundled_data()?;
@@ -83,9 +90,11 @@ async fn prepare_store(store: &Store, zones: &ZonesDir) -> anyhow::Result<()> {
             files = files.len(),
             "no routing data stored yet, ingesting the bundled data"
         );
-        let summary = dnsbl_ingest::ingest(store, &files).await?;
+        let summary = dnsbl_ingest::ingest_with_register(store, &files, None, limit).await?;
         info!(%summary, "bundled routing data ingested");
-    } else if changes.changed {
+    } else if changes.changed || store.listings_stale().await? {
+        // A stale mark without a change means an earlier process was killed between a
+        // register write and its expansion.
         let summary = dnsbl_ingest::expand(store).await?;
         info!(%summary, "register changed, listings expanded again");
     }
@@ -128,6 +137,7 @@ async fn watch_for_changes(
     current: Arc<ArcSwap<Snapshot>>,
     poll: Duration,
     listings_changed: Arc<tokio::sync::Notify>,
+    limit: dnsbl_core::RangeLimit,
     mut hangup: Option<tokio::signal::unix::Signal>,
 ) {
     let mut ticker = tokio::time::interval(poll);
@@ -140,7 +150,7 @@ async fn watch_for_changes(
         };
         let result = if from_signal {
             info!("SIGHUP received, reading zones/ again");
-            reload_all(&store, &zones_root, &current).await
+            reload_all(&store, &zones_root, &current, &limit).await
         } else {
             reload_if_changed(&store, &zones_root, &current).await
         };
@@ -157,9 +167,11 @@ async fn reload_all(
     store: &Store,
     zones_root: &std::path::Path,
     current: &ArcSwap<Snapshot>,
+    limit: &dnsbl_core::RangeLimit,
 ) -> anyhow::Result<()> {
     let zones = ZonesDir::load(zones_root)?;
-    prepare_store(store, &zones).await?;
+    zones.check_range_widths(limit)?;
+    prepare_store(store, &zones, limit).await?;
     install_snapshot(store, &zones, current).await
 }
 

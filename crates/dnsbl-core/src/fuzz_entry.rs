@@ -1,0 +1,129 @@
+//! Entry points for the fuzz targets in `fuzz/` and for the tests that replay their corpus
+//! without a fuzzer. Not part of the supported API.
+
+use std::sync::OnceLock;
+
+use hickory_proto::op::Message;
+
+use crate::model::{AnswerStyle, Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
+use crate::snapshot::{Snapshot, SnapshotBuilder};
+use crate::{AddrRange, answer};
+
+/// Decodes `packet` as a DNS message, answers every query in it from a fixed sample
+/// snapshot and encodes the response. Returns `None` for a packet that does not decode.
+///
+/// # Panics
+/// Panics if the response does not encode, because every answer must be sendable.
+pub fn answer_packet(packet: &[u8]) -> Option<Vec<u8>> {
+    let request = Message::from_vec(packet).ok()?;
+    let snapshot = sample_snapshot();
+    let mut response = Message::response(request.metadata.id, request.metadata.op_code);
+    for query in &request.queries {
+        let found = answer(
+            snapshot,
+            query.name(),
+            query.query_type(),
+            query.query_class(),
+        );
+        response.metadata.response_code = found.rcode;
+        response.metadata.authoritative = found.authoritative;
+        response.add_query(query.clone());
+        response.add_answers(found.answers);
+        response.add_authorities(found.authority);
+    }
+    Some(response.to_vec().expect("an answer always encodes"))
+}
+
+/// Parses `text` as a netblock and checks that its display form parses back to it.
+///
+/// # Panics
+/// Panics if the display form of a parsed range does not parse to the same range.
+pub fn netblock_round_trip(text: &str) {
+    let Ok(range) = text.parse::<AddrRange>() else {
+        return;
+    };
+    let displayed = range.to_string();
+    let again: AddrRange = displayed
+        .parse()
+        .unwrap_or_else(|e| panic!("{text:?} displays as {displayed:?}, which fails: {e}"));
+    assert_eq!(again, range, "{text:?} displays as {displayed:?}");
+}
+
+/// Zones of every kind and style with listings of addresses, IPv6, domains and an
+/// allow-list exclusion, built once.
+fn sample_snapshot() -> &'static Snapshot {
+    static SNAPSHOT: OnceLock<Snapshot> = OnceLock::new();
+    SNAPSHOT.get_or_init(|| {
+        let zone =
+            |name: &str, kind: ZoneKind, style: AnswerStyle, includes: Vec<String>| ZoneSpec {
+                name: name.into(),
+                kind,
+                ttl: 2100,
+                soa: SoaSpec {
+                    mname: format!("ns1.{name}"),
+                    rname: format!("hostmaster.{name}"),
+                    refresh: 7200,
+                    retry: 900,
+                    expire: 1209600,
+                    minimum: 300,
+                    ttl: 3600,
+                },
+                ns: vec![format!("ns1.{name}")],
+                ns_ttl: 86400,
+                categories: None,
+                style,
+                lookup_url: Some("https://example.net/{query}".into()),
+                includes,
+            };
+        let zones = vec![
+            zone("bl.example", ZoneKind::Address, AnswerStyle::Zen, vec![]),
+            zone(
+                "multi.example",
+                ZoneKind::Address,
+                AnswerStyle::Multi,
+                vec![],
+            ),
+            zone("dbl.example", ZoneKind::Domain, AnswerStyle::Zen, vec![]),
+            zone(
+                "all.example",
+                ZoneKind::Address,
+                AnswerStyle::Zen,
+                vec!["bl.example".into(), "multi.example".into()],
+            ),
+        ];
+        let categories = vec![
+            Category {
+                name: "bad".into(),
+                code: [127, 0, 0, 2].into(),
+                txt: "{query} {provider} {operator} {source} {asn} {netblock} {category} \
+                      {lookup_url}"
+                    .into(),
+            },
+            Category {
+                name: "spam".into(),
+                code: [127, 0, 0, 4].into(),
+                txt: "x".repeat(600),
+            },
+        ];
+        let mut builder = SnapshotBuilder::new(1, zones, categories);
+        let listing = |category: usize, source: ListingSource| Listing {
+            provider: "Example".into(),
+            operator: Some("Operator".into()),
+            category,
+            source,
+            listed_since: None,
+        };
+        let asn = builder.add_listing(listing(0, ListingSource::Asn(64500)));
+        let block: AddrRange = "192.0.2.0/24".parse().expect("valid netblock");
+        let net = builder.add_listing(listing(1, ListingSource::Netblock(block)));
+        for text in ["192.0.2.0/24", "2001:db8::/32", "::ffff:198.51.100.0/120"] {
+            builder.add_range(text.parse().expect("valid netblock"), asn);
+        }
+        builder.add_range(block, net);
+        builder.exclude_range("192.0.2.7".parse().expect("valid address"), None);
+        let domain = builder.add_listing(listing(0, ListingSource::Domain("example.com".into())));
+        builder.add_domain("example.com", domain);
+        builder.add_domain("a.b.c.example.org", domain);
+        builder.build().expect("the sample snapshot is valid")
+    })
+}
