@@ -1,6 +1,7 @@
 //! `dnsbl serve` on the repository's zones/ and bundled routing data slice.
 
 use std::net::Ipv6Addr;
+use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
@@ -200,4 +201,48 @@ fn dig_reads_a_listing() {
         [format!("\"5.10.100.7 {SOFTLAYER_TXT}\"")]
     );
     assert!(dig_short(server.addr, &["1.0.0.127.bl.example", "A"]).is_empty());
+}
+
+/// The SOA serial of `zone` as the server answers it.
+fn soa_serial(server: &Server, zone: &str) -> u32 {
+    let response = query_udp(server.addr, zone, RecordType::SOA);
+    match &response.answers[0].data {
+        RData::SOA(soa) => soa.serial,
+        other => panic!("expected an SOA, got {other:?}"),
+    }
+}
+
+#[test]
+fn zone_settings_change_raises_serial() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir_all(zones.join("data")).unwrap();
+    for name in ["zones.toml", "register.toml"] {
+        std::fs::copy(repo_zones().join(name), zones.join(name)).unwrap();
+    }
+    for name in ["asn-ipv4-slice.csv", "asn-ipv6-slice.csv"] {
+        std::fs::copy(
+            repo_zones().join("data").join(name),
+            zones.join("data").join(name),
+        )
+        .unwrap();
+    }
+    let server = Server::start(&zones, &dir.path().join("dnsbl.sqlite"));
+    let before = soa_serial(&server, "bl.example");
+
+    let settings = std::fs::read_to_string(zones.join("zones.toml")).unwrap();
+    let changed = settings.replacen("ttl = 2100", "ttl = 1000", 1);
+    assert_ne!(changed, settings, "zones.toml sets ttl = 2100");
+    std::fs::write(zones.join("zones.toml"), changed).unwrap();
+    server.hangup();
+    server.wait_for_log("zone settings changed", Duration::from_secs(20));
+    server.wait_for_log("snapshot loaded", Duration::from_secs(20));
+
+    let after = soa_serial(&server, "bl.example");
+    assert!(
+        after > before,
+        "serial {after} after the change, {before} before"
+    );
+    let listed = query_udp(server.addr, "7.100.10.5.bl.example", RecordType::A);
+    assert_eq!(listed.answers[0].ttl, 1000, "new TTL served");
 }

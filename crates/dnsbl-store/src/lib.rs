@@ -82,17 +82,47 @@ async fn read_serial(conn: &mut SqliteConnection) -> Result<u32, StoreError> {
 /// larger. Unix time keeps the serial increasing even when the database is recreated, so
 /// secondaries and caches that saw an older database still take the new data.
 pub(crate) async fn bump_serial(conn: &mut SqliteConnection) -> Result<u32, StoreError> {
-    let old = read_serial(conn).await?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX))
-        .unwrap_or(0);
-    let new = old.wrapping_add(1).max(now);
+    let new = next_serial(conn).await?;
     sqlx::query("UPDATE state SET serial = ?, listings_stale = 1 WHERE id = 1")
         .bind(new)
         .execute(&mut *conn)
         .await?;
     Ok(new)
+}
+
+/// The serial after the current one: plus one, or the Unix time when that is larger.
+async fn next_serial(conn: &mut SqliteConnection) -> Result<u32, StoreError> {
+    let old = read_serial(conn).await?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX))
+        .unwrap_or(0);
+    Ok(old.wrapping_add(1).max(now))
+}
+
+impl Store {
+    /// Stores `fingerprint`, a digest of the zone settings, and increases the serial when
+    /// it differs from the stored one (or none is stored yet), without touching the
+    /// listings. Returns whether the serial increased.
+    pub async fn sync_zone_settings(&self, fingerprint: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT zones_fingerprint FROM state WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?;
+        if stored.as_deref() == Some(fingerprint) {
+            return Ok(false);
+        }
+        let serial = next_serial(&mut tx).await?;
+        sqlx::query("UPDATE state SET serial = ?, zones_fingerprint = ? WHERE id = 1")
+            .bind(serial)
+            .bind(fingerprint)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(serial, "zone settings changed");
+        Ok(true)
+    }
 }
 
 /// Formats today's date in UTC as `YYYY-MM-DD`.

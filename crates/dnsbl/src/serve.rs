@@ -71,12 +71,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Applies register.toml to the store and makes sure listed ranges exist: the first start
 /// ingests the bundled routing data, a changed register is expanded again.
+/// A digest of the zone settings. It changes with any TTL, SOA, NS, style or zone list
+/// change, and may also change with the Rust version that built the binary, which costs
+/// one extra serial increase at most.
+fn zone_fingerprint(zones: &ZonesDir) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    format!("{:?}", zones.zones).hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
 async fn prepare_store(
     store: &Store,
     zones: &ZonesDir,
     limit: &dnsbl_core::RangeLimit,
 ) -> anyhow::Result<()> {
     let changes = store.sync_register(&zones.register).await?;
+    store.sync_zone_settings(&zone_fingerprint(zones)).await?;
     if !store.has_routing_data().await? {
         let files = zones.bundled_data()?;
         if files.is_empty() {
