@@ -15,7 +15,7 @@ use crate::support::{Server, a_values, binary, field, query_udp, repo_zones};
 const NETBLOCK: &str = "198.51.100.0/24";
 const QUERY: &str = "7.100.51.198.bl.example.";
 
-fn create_token(db: &Path, name: &str, role: &str) -> String {
+pub fn create_token(db: &Path, name: &str, role: &str) -> String {
     let output = binary()
         .args(["token", "create", "--name", name, "--role", role, "--db"])
         .arg(db)
@@ -26,7 +26,7 @@ fn create_token(db: &Path, name: &str, role: &str) -> String {
     token.trim().to_owned()
 }
 
-fn start(db: &Path) -> (Server, SocketAddr) {
+pub fn start(db: &Path) -> (Server, SocketAddr) {
     let server = Server::start(&repo_zones(), db);
     let line = server.wait_for_log("admin API listening", Duration::from_secs(10));
     let admin = field(&line, "address")

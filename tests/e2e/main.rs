@@ -9,6 +9,7 @@ mod http;
 mod ingest;
 mod mail;
 mod mirrors;
+mod openapi;
 mod peers;
 mod postfix;
 mod rbldnsd;

@@ -10,13 +10,14 @@
 //! - `GET /v1/providers?limit=&offset=&name=&asn=&contains=`, `POST /v1/providers`
 //! - `GET|PUT /v1/providers/{name}`, `POST /v1/providers/{name}/delist|relist`
 //! - `GET /v1/lookup/{address-or-domain}`, `GET /v1/zones`, `GET /v1/categories`
-//! - `GET /v1/audit?limit=&offset=`, `GET /metrics`
+//! - `GET /v1/audit?limit=&offset=`, `GET /metrics`, `GET /v1/openapi.json`
 
 mod auth;
 mod body;
 mod error;
 mod lookup;
 mod metrics;
+mod openapi;
 mod providers;
 mod reads;
 
@@ -27,15 +28,17 @@ use std::sync::atomic::Ordering;
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use dnsbl_core::Snapshot;
 use dnsbl_store::Store;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
 pub use lookup::{LookupError, LookupMatch, lookup};
 pub use metrics::AdminMetrics;
+pub use openapi::document as openapi_document;
 
 /// What the API works on.
 #[derive(Clone)]
@@ -60,24 +63,27 @@ impl AppState {
     }
 }
 
+/// Every route with its OpenAPI operation. Routes are added only through `routes!`, which
+/// takes the method and path from each handler's `#[utoipa::path]`, so the router and the
+/// document cannot disagree.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<openapi::BaseDocument as utoipa::OpenApi>::openapi())
+        .routes(routes!(providers::list, providers::create))
+        .routes(routes!(providers::get, providers::update))
+        .routes(routes!(providers::delist))
+        .routes(routes!(providers::relist))
+        .routes(routes!(reads::lookup))
+        .routes(routes!(reads::zones))
+        .routes(routes!(reads::categories))
+        .routes(routes!(reads::audit))
+        .routes(routes!(metrics::render))
+        .routes(routes!(openapi::openapi_json))
+}
+
 /// The router with every route, authentication and the body size limit.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/v1/providers",
-            get(providers::list).post(providers::create),
-        )
-        .route(
-            "/v1/providers/{name}",
-            get(providers::get).put(providers::update),
-        )
-        .route("/v1/providers/{name}/delist", post(providers::delist))
-        .route("/v1/providers/{name}/relist", post(providers::relist))
-        .route("/v1/lookup/{query}", get(reads::lookup))
-        .route("/v1/zones", get(reads::zones))
-        .route("/v1/categories", get(reads::categories))
-        .route("/v1/audit", get(reads::audit))
-        .route("/metrics", get(metrics::render))
+    let (routes, _document) = api_router().split_for_parts();
+    routes
         .fallback(reads::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

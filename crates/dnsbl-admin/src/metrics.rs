@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use crate::AppState;
+use crate::error::ErrorBody;
 
 /// Counters of the admin API.
 #[derive(Debug, Default)]
@@ -18,6 +19,16 @@ pub struct AdminMetrics {
     pub listing_writes: AtomicU64,
 }
 
+/// Returns the metrics in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+    )
+)]
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let snapshot = state.snapshot.load();
     let mut text = String::new();
