@@ -8,6 +8,7 @@ mod export;
 mod http;
 mod ingest;
 mod mail;
+mod metrics;
 mod mirrors;
 mod openapi;
 mod peers;

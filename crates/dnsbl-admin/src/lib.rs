@@ -28,7 +28,7 @@ use std::sync::atomic::Ordering;
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use dnsbl_core::Snapshot;
+use dnsbl_core::{QueryCounters, Snapshot};
 use dnsbl_store::Store;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -49,6 +49,8 @@ pub struct AppState {
     /// Notified after a write that changed the listings; the reload loop waits on it.
     pub listings_changed: Arc<Notify>,
     pub metrics: Arc<AdminMetrics>,
+    /// The DNS listeners' response counters.
+    pub queries: Arc<QueryCounters>,
 }
 
 impl AppState {

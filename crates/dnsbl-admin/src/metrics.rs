@@ -7,6 +7,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
+use dnsbl_core::{QueryCounters, Snapshot};
+
 use crate::AppState;
 use crate::error::ErrorBody;
 
@@ -79,5 +81,56 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
         );
     }
+    render_queries(&mut text, &state.queries, &snapshot);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// Writes the DNS response counters. Only non-zero series are written. The `zone` label is
+/// empty for queries outside every zone.
+///
+/// NOTE: counters are kept by zone index, so after a reload that adds or removes zones in
+/// the middle of zones.toml, earlier counts appear under the zone now at that index.
+fn render_queries(text: &mut String, queries: &QueryCounters, snapshot: &Snapshot) {
+    let zone_name = |zone: Option<usize>| match zone {
+        Some(index) => snapshot
+            .zones
+            .get(index)
+            .map_or_else(|| format!("#{index}"), |zone| zone.spec.name.clone()),
+        None => String::new(),
+    };
+    let _ = writeln!(
+        text,
+        "# HELP dnsbl_dns_responses_total DNS responses by zone, query type and response code.\n\
+         # TYPE dnsbl_dns_responses_total counter"
+    );
+    for cell in queries.responses() {
+        let _ = writeln!(
+            text,
+            "dnsbl_dns_responses_total{{zone=\"{}\",type=\"{}\",rcode=\"{}\"}} {}",
+            escape_label(&zone_name(cell.zone)),
+            cell.qtype,
+            cell.rcode,
+            cell.count
+        );
+    }
+    let _ = writeln!(
+        text,
+        "# HELP dnsbl_dns_listed_responses_total DNS responses that reported a listing.\n\
+         # TYPE dnsbl_dns_listed_responses_total counter"
+    );
+    for (zone, count) in queries.listed() {
+        let _ = writeln!(
+            text,
+            "dnsbl_dns_listed_responses_total{{zone=\"{}\"}} {count}",
+            escape_label(&zone_name(zone))
+        );
+    }
+}
+
+/// Escapes a label value as the text format requires: backslash, double quote, newline.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

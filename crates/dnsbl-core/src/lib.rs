@@ -5,11 +5,13 @@
 //! answers can be tested as a plain function call.
 
 pub mod answer;
+pub mod counters;
 pub mod model;
 pub mod net;
 pub mod snapshot;
 
 pub use answer::{Answer, answer};
+pub use counters::QueryCounters;
 pub use model::{AnswerStyle, Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
 pub use net::{AddrRange, NetblockError};
 pub use snapshot::{ListingId, Snapshot, SnapshotBuilder, SnapshotError};
