@@ -12,7 +12,7 @@ use crate::http::{Response, request};
 use crate::support::{Server, a_values, binary, field, query_udp, repo_zones};
 
 /// The address the tests list through the API (TEST-NET-2, RFC 5737), and its query name.
-const NETBLOCK: &str = "198.51.100.0/24";
+pub const NETBLOCK: &str = "198.51.100.0/24";
 const QUERY: &str = "7.100.51.198.bl.example.";
 
 pub fn create_token(db: &Path, name: &str, role: &str) -> String {
@@ -37,7 +37,10 @@ pub fn start(db: &Path) -> (Server, SocketAddr) {
 }
 
 /// Polls DNS until `check` accepts the response; returns the time it took.
-fn wait_for_dns(server: &Server, check: impl Fn(&hickory_proto::op::Message) -> bool) -> Duration {
+pub fn wait_for_dns(
+    server: &Server,
+    check: impl Fn(&hickory_proto::op::Message) -> bool,
+) -> Duration {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(10) {
         if check(&query_udp(server.addr, QUERY, RecordType::A)) {

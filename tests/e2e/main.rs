@@ -3,6 +3,7 @@
 //! the mail stack in front of it: Unbound, Postfix (with swaks) and SpamAssassin.
 
 mod admin;
+mod allow;
 mod check;
 mod export;
 mod http;

@@ -10,6 +10,9 @@ use crate::http::request;
 /// Every route of the admin API, as (method, path template).
 const ROUTES: &[(&str, &str)] = &[
     ("GET", "/metrics"),
+    ("DELETE", "/v1/allow/{id}"),
+    ("GET", "/v1/allow"),
+    ("POST", "/v1/allow"),
     ("GET", "/v1/audit"),
     ("GET", "/v1/categories"),
     ("GET", "/v1/lookup/{query}"),
@@ -30,6 +33,7 @@ fn concrete(template: &str) -> String {
     template
         .replace("{name}", "no-such-provider")
         .replace("{query}", "192.0.2.1")
+        .replace("{id}", "999999")
 }
 
 /// Whether the response is the router's fallback for a path it does not route.

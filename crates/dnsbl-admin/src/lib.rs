@@ -9,9 +9,11 @@
 //! Routes:
 //! - `GET /v1/providers?limit=&offset=&name=&asn=&contains=`, `POST /v1/providers`
 //! - `GET|PUT /v1/providers/{name}`, `POST /v1/providers/{name}/delist|relist`
+//! - `GET|POST /v1/allow?limit=&offset=`, `DELETE /v1/allow/{id}`
 //! - `GET /v1/lookup/{address-or-domain}`, `GET /v1/zones`, `GET /v1/categories`
 //! - `GET /v1/audit?limit=&offset=`, `GET /metrics`, `GET /v1/openapi.json`
 
+mod allow;
 mod auth;
 mod body;
 mod error;
@@ -74,6 +76,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(providers::get, providers::update))
         .routes(routes!(providers::delist))
         .routes(routes!(providers::relist))
+        .routes(routes!(allow::list, allow::create))
+        .routes(routes!(allow::delete))
         .routes(routes!(reads::lookup))
         .routes(routes!(reads::zones))
         .routes(routes!(reads::categories))

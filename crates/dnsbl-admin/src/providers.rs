@@ -47,7 +47,7 @@ pub fn page_bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64)
     Ok((limit, offset))
 }
 
-fn audit(caller: &TokenInfo, method: &Method, uri: &Uri) -> AuditContext {
+pub fn audit(caller: &TokenInfo, method: &Method, uri: &Uri) -> AuditContext {
     AuditContext {
         token_name: caller.name.clone(),
         method: method.to_string(),

@@ -8,6 +8,7 @@
 
 mod addr;
 mod admin;
+mod allow;
 mod error;
 mod open;
 mod read_only;
@@ -24,6 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::{SqliteConnection, SqlitePool};
 
 pub use admin::{Delisting, NewProvider, Page, ProviderFilter, ProviderRecord};
+pub use allow::AllowRecord;
 pub use error::StoreError;
 pub use register::{ChangeCounts, REMOVED_REASON, RegisterChanges};
 pub use runs::{RunKind, RunRecord};
