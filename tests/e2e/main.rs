@@ -12,6 +12,7 @@ mod mail;
 mod metrics;
 mod mirrors;
 mod openapi;
+mod operators;
 mod peers;
 mod postfix;
 mod rbldnsd;

@@ -10,6 +10,7 @@
 //! - `GET /v1/providers?limit=&offset=&name=&asn=&contains=`, `POST /v1/providers`
 //! - `GET|PUT /v1/providers/{name}`, `POST /v1/providers/{name}/delist|relist`
 //! - `GET|POST /v1/allow?limit=&offset=`, `DELETE /v1/allow/{id}`
+//! - `GET|POST /v1/operators?limit=&offset=`, `GET|PUT /v1/operators/{name}`
 //! - `GET /v1/lookup/{address-or-domain}`, `GET /v1/zones`, `GET /v1/categories`
 //! - `GET /v1/audit?limit=&offset=`, `GET /metrics`, `GET /v1/openapi.json`
 
@@ -20,6 +21,7 @@ mod error;
 mod lookup;
 mod metrics;
 mod openapi;
+mod operators;
 mod providers;
 mod reads;
 
@@ -78,6 +80,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(providers::relist))
         .routes(routes!(allow::list, allow::create))
         .routes(routes!(allow::delete))
+        .routes(routes!(operators::list, operators::create))
+        .routes(routes!(operators::get, operators::update))
         .routes(routes!(reads::lookup))
         .routes(routes!(reads::zones))
         .routes(routes!(reads::categories))
