@@ -88,6 +88,19 @@ fn allow_entry_exempts_in_dns() {
     let bad_id = request(admin, "DELETE", "/v1/allow/x", token, None);
     assert_error(&bad_id, 422, "invalid_id");
 
+    let metrics = request(admin, "GET", "/metrics", token, None).body;
+    let expansion: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("dnsbl_admin_last_expansion_seconds "))
+        .expect("the expansion gauge is in /metrics")
+        .parse()
+        .expect("the gauge value is a number");
+    assert!(expansion > 0.0, "expansion seconds: {expansion}");
+    assert!(
+        metrics.contains("\ndnsbl_admin_listing_writes_total 3\n"),
+        "metrics: {metrics}"
+    );
+
     let audit = request(admin, "GET", "/v1/audit", token, None).json();
     let paths: Vec<(&str, &str)> = audit
         .as_array()

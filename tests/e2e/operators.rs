@@ -73,6 +73,14 @@ fn operator_writes_with_aliases() {
         Some(r#"{"name":"other-hosting","aliases":["ExHost"]}"#),
     );
     assert_error(&taken_alias, 422, "duplicate_alias", Some("aliases[0]"));
+    let name_is_alias = request(
+        admin,
+        "POST",
+        "/v1/operators",
+        token,
+        Some(r#"{"name":"ExHost"}"#),
+    );
+    assert_error(&name_is_alias, 422, "duplicate_alias", Some("name"));
     let invalid = [
         (
             "POST",

@@ -60,9 +60,14 @@ pub struct AppState {
 impl AppState {
     /// Expands the register again and wakes the reload loop.
     async fn listings_changed(&self) -> Result<(), ApiError> {
+        let started = std::time::Instant::now();
         dnsbl_ingest::expand(&self.store)
             .await
             .map_err(ApiError::internal)?;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.metrics
+            .last_expansion_micros
+            .store(micros, Ordering::Relaxed);
         self.metrics.listing_writes.fetch_add(1, Ordering::Relaxed);
         self.listings_changed.notify_one();
         Ok(())

@@ -19,6 +19,8 @@ pub struct AdminMetrics {
     pub failed_auth: AtomicU64,
     /// Writes that changed the listings and triggered a snapshot rebuild.
     pub listing_writes: AtomicU64,
+    /// Duration of the last expansion of the register after such a write, in microseconds.
+    pub last_expansion_micros: AtomicU64,
 }
 
 /// Returns the metrics in the Prometheus text format.
@@ -81,6 +83,14 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
         );
     }
+    let expansion = state.metrics.last_expansion_micros.load(Ordering::Relaxed) as f64 / 1e6;
+    let _ = writeln!(
+        text,
+        "# HELP dnsbl_admin_last_expansion_seconds Duration of the last expansion of the \
+         register after an admin API write, 0 before the first.\n\
+         # TYPE dnsbl_admin_last_expansion_seconds gauge\n\
+         dnsbl_admin_last_expansion_seconds {expansion}"
+    );
     render_queries(&mut text, &state.queries, &snapshot);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

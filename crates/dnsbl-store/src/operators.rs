@@ -126,12 +126,27 @@ impl Store {
     }
 }
 
-/// Rejects an alias that is the name or an alias of another operator, so that a name
-/// in a report resolves to one operator.
+/// Rejects a name that is an alias of another operator, and an alias that is the name or
+/// an alias of another operator, so that a name in a report resolves to one operator.
 async fn check_aliases(
     conn: &mut SqliteConnection,
     operator: &NewOperator,
 ) -> Result<(), StoreError> {
+    let owner: Option<String> = sqlx::query_scalar(
+        "SELECT o.name FROM operators o JOIN operator_aliases a ON a.operator_id = o.id
+         WHERE a.alias = ?1 AND o.name <> ?1",
+    )
+    .bind(&operator.name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(owner) = owner {
+        return Err(StoreError::Rejected {
+            code: "duplicate_alias",
+            field: "name".into(),
+            value: operator.name.clone(),
+            message: format!("the operator {owner:?} has this alias already"),
+        });
+    }
     for (index, alias) in operator.aliases.iter().enumerate() {
         let taken: Option<String> = sqlx::query_scalar(
             "SELECT o.name FROM operators o
