@@ -12,10 +12,10 @@ use crate::http::{Response, request};
 use crate::support::{Server, a_values, binary, field, query_udp, repo_zones};
 
 /// The address the tests list through the API (TEST-NET-2, RFC 5737), and its query name.
-const NETBLOCK: &str = "198.51.100.0/24";
+pub const NETBLOCK: &str = "198.51.100.0/24";
 const QUERY: &str = "7.100.51.198.bl.example.";
 
-fn create_token(db: &Path, name: &str, role: &str) -> String {
+pub fn create_token(db: &Path, name: &str, role: &str) -> String {
     let output = binary()
         .args(["token", "create", "--name", name, "--role", role, "--db"])
         .arg(db)
@@ -26,7 +26,7 @@ fn create_token(db: &Path, name: &str, role: &str) -> String {
     token.trim().to_owned()
 }
 
-fn start(db: &Path) -> (Server, SocketAddr) {
+pub fn start(db: &Path) -> (Server, SocketAddr) {
     let server = Server::start(&repo_zones(), db);
     let line = server.wait_for_log("admin API listening", Duration::from_secs(10));
     let admin = field(&line, "address")
@@ -37,7 +37,10 @@ fn start(db: &Path) -> (Server, SocketAddr) {
 }
 
 /// Polls DNS until `check` accepts the response; returns the time it took.
-fn wait_for_dns(server: &Server, check: impl Fn(&hickory_proto::op::Message) -> bool) -> Duration {
+pub fn wait_for_dns(
+    server: &Server,
+    check: impl Fn(&hickory_proto::op::Message) -> bool,
+) -> Duration {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(10) {
         if check(&query_udp(server.addr, QUERY, RecordType::A)) {

@@ -3,6 +3,7 @@
 //! the mail stack in front of it: Unbound, Postfix (with swaks) and SpamAssassin.
 
 mod admin;
+mod allow;
 mod bad_input;
 mod check;
 mod crash;
@@ -11,7 +12,10 @@ mod export;
 mod http;
 mod ingest;
 mod mail;
+mod metrics;
 mod mirrors;
+mod openapi;
+mod operators;
 mod peers;
 mod postfix;
 mod rbldnsd;

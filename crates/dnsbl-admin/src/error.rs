@@ -14,7 +14,7 @@ pub struct ApiError {
     pub body: ErrorBody,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable machine-readable code, for example `invalid_netblock`.
     pub code: &'static str,

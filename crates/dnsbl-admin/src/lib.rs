@@ -9,14 +9,19 @@
 //! Routes:
 //! - `GET /v1/providers?limit=&offset=&name=&asn=&contains=`, `POST /v1/providers`
 //! - `GET|PUT /v1/providers/{name}`, `POST /v1/providers/{name}/delist|relist`
+//! - `GET|POST /v1/allow?limit=&offset=`, `DELETE /v1/allow/{id}`
+//! - `GET|POST /v1/operators?limit=&offset=`, `GET|PUT /v1/operators/{name}`
 //! - `GET /v1/lookup/{address-or-domain}`, `GET /v1/zones`, `GET /v1/categories`
-//! - `GET /v1/audit?limit=&offset=`, `GET /metrics`
+//! - `GET /v1/audit?limit=&offset=`, `GET /metrics`, `GET /v1/openapi.json`
 
+mod allow;
 mod auth;
 mod body;
 mod error;
 mod lookup;
 mod metrics;
+mod openapi;
+mod operators;
 mod providers;
 mod reads;
 
@@ -27,15 +32,17 @@ use std::sync::atomic::Ordering;
 use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use dnsbl_core::Snapshot;
+use dnsbl_core::{QueryCounters, Snapshot};
 use dnsbl_store::Store;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
 pub use lookup::{LookupError, LookupMatch, lookup};
 pub use metrics::AdminMetrics;
+pub use openapi::document as openapi_document;
 
 /// What the API works on.
 #[derive(Clone)]
@@ -46,38 +53,52 @@ pub struct AppState {
     /// Notified after a write that changed the listings; the reload loop waits on it.
     pub listings_changed: Arc<Notify>,
     pub metrics: Arc<AdminMetrics>,
+    /// The DNS listeners' response counters.
+    pub queries: Arc<QueryCounters>,
 }
 
 impl AppState {
     /// Expands the register again and wakes the reload loop.
     async fn listings_changed(&self) -> Result<(), ApiError> {
+        let started = std::time::Instant::now();
         dnsbl_ingest::expand(&self.store)
             .await
             .map_err(ApiError::internal)?;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.metrics
+            .last_expansion_micros
+            .store(micros, Ordering::Relaxed);
         self.metrics.listing_writes.fetch_add(1, Ordering::Relaxed);
         self.listings_changed.notify_one();
         Ok(())
     }
 }
 
+/// Every route with its OpenAPI operation. Routes are added only through `routes!`, which
+/// takes the method and path from each handler's `#[utoipa::path]`, so the router and the
+/// document cannot disagree.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<openapi::BaseDocument as utoipa::OpenApi>::openapi())
+        .routes(routes!(providers::list, providers::create))
+        .routes(routes!(providers::get, providers::update))
+        .routes(routes!(providers::delist))
+        .routes(routes!(providers::relist))
+        .routes(routes!(allow::list, allow::create))
+        .routes(routes!(allow::delete))
+        .routes(routes!(operators::list, operators::create))
+        .routes(routes!(operators::get, operators::update))
+        .routes(routes!(reads::lookup))
+        .routes(routes!(reads::zones))
+        .routes(routes!(reads::categories))
+        .routes(routes!(reads::audit))
+        .routes(routes!(metrics::render))
+        .routes(routes!(openapi::openapi_json))
+}
+
 /// The router with every route, authentication and the body size limit.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/v1/providers",
-            get(providers::list).post(providers::create),
-        )
-        .route(
-            "/v1/providers/{name}",
-            get(providers::get).put(providers::update),
-        )
-        .route("/v1/providers/{name}/delist", post(providers::delist))
-        .route("/v1/providers/{name}/relist", post(providers::relist))
-        .route("/v1/lookup/{query}", get(reads::lookup))
-        .route("/v1/zones", get(reads::zones))
-        .route("/v1/categories", get(reads::categories))
-        .route("/v1/audit", get(reads::audit))
-        .route("/metrics", get(metrics::render))
+    let (routes, _document) = api_router().split_for_parts();
+    routes
         .fallback(reads::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -7,7 +7,7 @@ use dnsbl_core::{ListingId, ListingSource, Snapshot, ZoneKind};
 use serde::Serialize;
 
 /// One listing that covers the looked-up address or domain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LookupMatch {
     pub zone: String,
     /// The A record value of the category, for example `127.0.0.2`.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::body::{JsonBody, ProviderBody};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
 /// Default and maximum page size of list endpoints.
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -47,7 +47,7 @@ pub fn page_bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64)
     Ok((limit, offset))
 }
 
-fn audit(caller: &TokenInfo, method: &Method, uri: &Uri) -> AuditContext {
+pub fn audit(caller: &TokenInfo, method: &Method, uri: &Uri) -> AuditContext {
     AuditContext {
         token_name: caller.name.clone(),
         method: method.to_string(),
@@ -55,6 +55,24 @@ fn audit(caller: &TokenInfo, method: &Method, uri: &Uri) -> AuditContext {
     }
 }
 
+/// Lists providers, filtered by name, ASN or a contained address, one page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/providers",
+    tag = "providers",
+    params(
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, description = "Entries to skip"),
+        ("name" = Option<String>, Query, description = "Exact provider name"),
+        ("asn" = Option<String>, Query, description = "AS number like AS64500"),
+        ("contains" = Option<String>, Query, description = "An IP address the provider's netblocks cover"),
+    ),
+    responses(
+        (status = 200, description = "One page of providers", body = Object),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
@@ -92,6 +110,18 @@ pub async fn list(
     ))
 }
 
+/// Returns one provider.
+#[utoipa::path(
+    get,
+    path = "/v1/providers/{name}",
+    tag = "providers",
+    params(("name" = String, Path, description = "Provider name")),
+    responses(
+        (status = 200, description = "The provider", body = Object),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "No provider of that name", body = ErrorBody),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -99,6 +129,20 @@ pub async fn get(
     Ok(Json(state.store.get_provider(&name).await?))
 }
 
+/// Creates a provider and lists its ranges in DNS.
+#[utoipa::path(
+    post,
+    path = "/v1/providers",
+    tag = "providers",
+    request_body = ProviderBody,
+    responses(
+        (status = 201, description = "The provider was created", body = Object),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token has the read role", body = ErrorBody),
+        (status = 409, description = "A provider of that name exists", body = ErrorBody),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<TokenInfo>,
@@ -116,6 +160,22 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(record)))
 }
 
+/// Replaces a provider's fields and lists its new ranges in DNS.
+#[utoipa::path(
+    put,
+    path = "/v1/providers/{name}",
+    tag = "providers",
+    params(("name" = String, Path, description = "Provider name")),
+    request_body = ProviderBody,
+    responses(
+        (status = 200, description = "The provider was updated", body = Object),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token has the read role", body = ErrorBody),
+        (status = 404, description = "No provider of that name", body = ErrorBody),
+        (status = 409, description = "The provider comes from register.toml", body = ErrorBody),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     Extension(caller): Extension<TokenInfo>,
@@ -143,12 +203,28 @@ pub async fn update(
     Ok(Json(record))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DelistBody {
     pub reason: String,
 }
 
+/// Removes a provider's listings from DNS, keeping it in the register.
+#[utoipa::path(
+    post,
+    path = "/v1/providers/{name}/delist",
+    tag = "providers",
+    params(("name" = String, Path, description = "Provider name")),
+    request_body = DelistBody,
+    responses(
+        (status = 200, description = "The provider was delisted", body = Object),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token has the read role", body = ErrorBody),
+        (status = 404, description = "No provider of that name", body = ErrorBody),
+        (status = 409, description = "The provider is already delisted", body = ErrorBody),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+    )
+)]
 pub async fn delist(
     State(state): State<AppState>,
     Extension(caller): Extension<TokenInfo>,
@@ -173,6 +249,20 @@ pub async fn delist(
     Ok(Json(record))
 }
 
+/// Lists a delisted provider in DNS again.
+#[utoipa::path(
+    post,
+    path = "/v1/providers/{name}/relist",
+    tag = "providers",
+    params(("name" = String, Path, description = "Provider name")),
+    responses(
+        (status = 200, description = "The provider was relisted", body = Object),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token has the read role", body = ErrorBody),
+        (status = 404, description = "No provider of that name", body = ErrorBody),
+        (status = 409, description = "The provider is listed already", body = ErrorBody),
+    )
+)]
 pub async fn relist(
     State(state): State<AppState>,
     Extension(caller): Extension<TokenInfo>,

@@ -8,11 +8,11 @@ use dnsbl_store::AuditEntry;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::lookup::LookupMatch;
 use crate::providers::page_bounds;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LookupResponse {
     pub query: String,
     pub serial: u32,
@@ -20,6 +20,18 @@ pub struct LookupResponse {
     pub listings: Vec<LookupMatch>,
 }
 
+/// Returns every listing that covers an IP address or a domain.
+#[utoipa::path(
+    get,
+    path = "/v1/lookup/{query}",
+    tag = "reads",
+    params(("query" = String, Path, description = "An IPv4 or IPv6 address, or a domain name")),
+    responses(
+        (status = 200, description = "The listings covering the query", body = LookupResponse),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 422, description = "Neither an address nor a domain", body = ErrorBody),
+    )
+)]
 pub async fn lookup(
     State(state): State<AppState>,
     Path(query): Path<String>,
@@ -35,7 +47,7 @@ pub async fn lookup(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ZoneInfo {
     pub name: String,
     pub kind: &'static str,
@@ -43,6 +55,16 @@ pub struct ZoneInfo {
     pub categories: Option<Vec<String>>,
 }
 
+/// Lists the zones being served.
+#[utoipa::path(
+    get,
+    path = "/v1/zones",
+    tag = "reads",
+    responses(
+        (status = 200, description = "Every zone", body = Vec<ZoneInfo>),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+    )
+)]
 pub async fn zones(State(state): State<AppState>) -> Json<Vec<ZoneInfo>> {
     let snapshot = state.snapshot.load();
     Json(
@@ -62,13 +84,23 @@ pub async fn zones(State(state): State<AppState>) -> Json<Vec<ZoneInfo>> {
     )
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CategoryInfo {
     pub name: String,
     pub code: String,
     pub txt: String,
 }
 
+/// Lists the categories and their A and TXT answers.
+#[utoipa::path(
+    get,
+    path = "/v1/categories",
+    tag = "reads",
+    responses(
+        (status = 200, description = "Every category", body = Vec<CategoryInfo>),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+    )
+)]
 pub async fn categories(State(state): State<AppState>) -> Json<Vec<CategoryInfo>> {
     let snapshot = state.snapshot.load();
     Json(
@@ -91,6 +123,21 @@ pub struct PageQuery {
     pub offset: Option<i64>,
 }
 
+/// Lists the audit log, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/audit",
+    tag = "reads",
+    params(
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, description = "Entries to skip"),
+    ),
+    responses(
+        (status = 200, description = "One page of audit entries", body = Vec<Object>),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+    )
+)]
 pub async fn audit(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,

@@ -5,6 +5,7 @@
 //! answers can be tested as a plain function call.
 
 pub mod answer;
+pub mod counters;
 #[doc(hidden)]
 pub mod fuzz_entry;
 pub mod model;
@@ -13,6 +14,7 @@ pub mod snapshot;
 pub mod width;
 
 pub use answer::{Answer, answer};
+pub use counters::QueryCounters;
 pub use model::{AnswerStyle, Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
 pub use net::{AddrRange, NetblockError};
 pub use snapshot::{ListingId, Snapshot, SnapshotBuilder, SnapshotError};

@@ -32,7 +32,11 @@ pub fn respond(handler: &DnsblHandler, packet: &[u8], src: SocketAddr) -> Option
     let header = Header::read(&mut BinDecoder::new(packet)).ok()?;
     let request = match Request::from_bytes(packet.to_vec(), src, Protocol::Udp) {
         Ok(request) => request,
-        Err(_) => return Some(form_error(&header)),
+        Err(_) => {
+            let rcode = u16::from(ResponseCode::FormErr);
+            handler.counters().record(None, 0, rcode, false);
+            return Some(form_error(&header));
+        }
     };
     if request.metadata.message_type == MessageType::Response {
         // Answering responses would let anyone reflect traffic through this server.

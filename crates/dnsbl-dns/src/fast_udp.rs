@@ -19,8 +19,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use dnsbl_core::Snapshot;
 use dnsbl_core::answer::{WireAnswerer, WireOutcome, WireScratch};
+use dnsbl_core::{QueryCounters, Snapshot};
 use tracing::debug;
 
 use crate::fallback;
@@ -39,7 +39,11 @@ pub(crate) struct UdpWorkers {
 
 impl UdpWorkers {
     /// Starts one thread per available CPU on clones of `socket`.
-    pub(crate) fn spawn(socket: UdpSocket, snapshot: Arc<ArcSwap<Snapshot>>) -> io::Result<Self> {
+    pub(crate) fn spawn(
+        socket: UdpSocket,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        counters: Arc<QueryCounters>,
+    ) -> io::Result<Self> {
         socket.set_nonblocking(false)?;
         socket.set_read_timeout(Some(STOP_POLL))?;
         let count = std::thread::available_parallelism().map_or(1, |count| count.get());
@@ -49,9 +53,10 @@ impl UdpWorkers {
             let socket = socket.try_clone()?;
             let snapshot = snapshot.clone();
             let stop = stop.clone();
+            let counters = counters.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("dns-udp-{index}"))
-                .spawn(move || serve(&socket, &snapshot, &stop))?;
+                .spawn(move || serve(&socket, &snapshot, counters, &stop))?;
             threads.push(thread);
         }
         Ok(UdpWorkers { stop, threads })
@@ -73,8 +78,13 @@ impl Drop for UdpWorkers {
     }
 }
 
-fn serve(socket: &UdpSocket, snapshot: &Arc<ArcSwap<Snapshot>>, stop: &AtomicBool) {
-    let handler = DnsblHandler::new(snapshot.clone());
+fn serve(
+    socket: &UdpSocket,
+    snapshot: &Arc<ArcSwap<Snapshot>>,
+    counters: Arc<QueryCounters>,
+    stop: &AtomicBool,
+) {
+    let handler = DnsblHandler::new(snapshot.clone()).with_counters(counters.clone());
     let mut answerer = WireAnswerer::new(snapshot.load_full());
     let mut scratch = WireScratch::default();
     let mut packet = vec![0u8; RECEIVE_BUFFER];
@@ -103,7 +113,10 @@ fn serve(socket: &UdpSocket, snapshot: &Arc<ArcSwap<Snapshot>>, stop: &AtomicBoo
         }
         let request = &packet[..len];
         let sent = match answerer.answer(request, &mut scratch, &mut response) {
-            WireOutcome::Answered => socket.send_to(&response, src),
+            WireOutcome::Answered => {
+                record_wire(&counters, &scratch, &response);
+                socket.send_to(&response, src)
+            }
             WireOutcome::Fallback => match fallback::respond(&handler, request, src) {
                 Some(bytes) => socket.send_to(&bytes, src),
                 None => continue,
@@ -113,4 +126,16 @@ fn serve(socket: &UdpSocket, snapshot: &Arc<ArcSwap<Snapshot>>, stop: &AtomicBoo
             debug!(%error, client = %src, "UDP send failed");
         }
     }
+}
+
+/// Counts a response of the wire path, which has at least a header. Its answers are
+/// always listings, because names at a zone apex go to the record path.
+///
+/// NOTE: all UDP threads add to the same counters, so at high rates their cache lines
+/// move between CPUs; the cost per query has not been measured yet.
+fn record_wire(counters: &QueryCounters, scratch: &WireScratch, response: &[u8]) {
+    let (qtype, zone) = scratch.last_query();
+    let rcode = u16::from(response[3] & 0x0f);
+    let answers = u16::from_be_bytes([response[6], response[7]]);
+    counters.record(zone, qtype, rcode, rcode == 0 && answers > 0);
 }

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use dnsbl_core::Snapshot;
+use dnsbl_core::{QueryCounters, Snapshot};
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{
-    Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode,
+    Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, Query, ResponseCode,
 };
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
@@ -32,6 +32,7 @@ const EDNS_VERSION: u8 = 0;
 pub struct DnsblHandler {
     snapshot: Arc<ArcSwap<Snapshot>>,
     xfr_acl: XfrAcl,
+    counters: Arc<QueryCounters>,
 }
 
 impl DnsblHandler {
@@ -39,7 +40,18 @@ impl DnsblHandler {
         DnsblHandler {
             snapshot,
             xfr_acl: XfrAcl::default(),
+            counters: Arc::default(),
         }
+    }
+
+    /// Sets the counters that every answered query is recorded in.
+    pub fn with_counters(mut self, counters: Arc<QueryCounters>) -> Self {
+        self.counters = counters;
+        self
+    }
+
+    pub(crate) fn counters(&self) -> &QueryCounters {
+        &self.counters
     }
 
     /// Sets the clients that may transfer zones (AXFR, IXFR); loopback by default.
@@ -93,6 +105,12 @@ impl RequestHandler for DnsblHandler {
         }
 
         if let Some(rcode) = request_error(request) {
+            let qtype = request
+                .queries
+                .queries()
+                .first()
+                .map_or(0, |query| u16::from(query.original().query_type()));
+            self.counters.record(None, qtype, u16::from(rcode), false);
             let response = builder.error_msg(&request.metadata, rcode);
             return send(request, response_handle, response).await;
         }
@@ -109,6 +127,8 @@ impl RequestHandler for DnsblHandler {
             query.query_type(),
             query.query_class(),
         );
+
+        self.record(&snapshot, query, &answer);
 
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.response_code = answer.rcode;
@@ -144,6 +164,34 @@ impl RequestHandler for DnsblHandler {
             )
         };
         send(request, response_handle, response).await
+    }
+}
+
+impl DnsblHandler {
+    /// Counts a response of the record path. A response is listed when it has answers
+    /// for a name below its zone's apex, which only listings produce.
+    fn record(&self, snapshot: &Snapshot, query: &Query, answer: &dnsbl_core::Answer) {
+        let labels: Vec<&str> = query
+            .name()
+            .iter()
+            .map(|label| std::str::from_utf8(label).unwrap_or(""))
+            .collect();
+        let zone = snapshot.find_zone(&labels);
+        let index = zone.and_then(|zone| {
+            snapshot
+                .zones
+                .iter()
+                .position(|candidate| std::ptr::eq(candidate, zone))
+        });
+        let listed = answer.rcode == ResponseCode::NoError
+            && !answer.answers.is_empty()
+            && zone.is_some_and(|zone| labels.len() > zone.label_count());
+        self.counters.record(
+            index,
+            u16::from(query.query_type()),
+            u16::from(answer.rcode),
+            listed,
+        );
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use dnsbl_core::Snapshot;
+use dnsbl_core::{QueryCounters, Snapshot};
 use hickory_server::Server;
 use tokio::net::{TcpListener, UdpSocket};
 use tracing::{debug, error};
@@ -29,6 +29,8 @@ pub struct ServerOptions {
     pub tcp_response_buffer: usize,
     /// Clients that may transfer zones (AXFR, IXFR) over TCP.
     pub xfr_acl: XfrAcl,
+    /// Counters of every response, on UDP and TCP.
+    pub query_counters: Arc<QueryCounters>,
 }
 
 impl Default for ServerOptions {
@@ -39,6 +41,7 @@ impl Default for ServerOptions {
             tcp_idle_timeout: Duration::from_secs(10),
             tcp_response_buffer: 32,
             xfr_acl: XfrAcl::default(),
+            query_counters: Arc::default(),
         }
     }
 }
@@ -91,12 +94,16 @@ impl DnsServer {
         })?;
         let udp = udp
             .into_std()
-            .and_then(|udp| UdpWorkers::spawn(udp, snapshot.clone()))
+            .and_then(|udp| {
+                UdpWorkers::spawn(udp, snapshot.clone(), options.query_counters.clone())
+            })
             .map_err(|source| ServerError::BindUdp {
                 addr: local_addr,
                 source,
             })?;
-        let handler = DnsblHandler::new(snapshot).with_xfr_acl(options.xfr_acl);
+        let handler = DnsblHandler::new(snapshot)
+            .with_xfr_acl(options.xfr_acl)
+            .with_counters(options.query_counters);
         let mut server = Server::new(handler);
         server.register_listener(tcp, options.tcp_idle_timeout, options.tcp_response_buffer);
         debug!(%local_addr, "DNS listeners started");

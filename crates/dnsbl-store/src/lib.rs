@@ -8,8 +8,10 @@
 
 mod addr;
 mod admin;
+mod allow;
 mod error;
 mod open;
+mod operators;
 mod read_only;
 mod register;
 mod register_provider;
@@ -24,7 +26,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::{SqliteConnection, SqlitePool};
 
 pub use admin::{Delisting, NewProvider, Page, ProviderFilter, ProviderRecord};
+pub use allow::AllowRecord;
 pub use error::StoreError;
+pub use operators::{NewOperator, OperatorRecord};
 pub use register::{ChangeCounts, REMOVED_REASON, RegisterChanges};
 pub use runs::{RunKind, RunRecord};
 pub use tokens::{AuditContext, AuditEntry, TokenInfo, TokenRole};

@@ -62,12 +62,14 @@ pub async fn spawn_api(
     store: &Store,
     snapshot: &Arc<ArcSwap<Snapshot>>,
     listings_changed: &Arc<Notify>,
+    queries: &Arc<dnsbl_core::QueryCounters>,
 ) -> anyhow::Result<()> {
     let state = dnsbl_admin::AppState {
         store: store.clone(),
         snapshot: snapshot.clone(),
         listings_changed: listings_changed.clone(),
         metrics: Arc::default(),
+        queries: queries.clone(),
     };
     let (bound, _task) = dnsbl_admin::spawn(listen, state)
         .await

@@ -36,19 +36,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     log_snapshot(&snapshot, started);
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
 
-    let server = dnsbl_dns::DnsServer::bind_with(
-        args.listen,
-        current.clone(),
-        crate::mirror::server_options(&args.mirrors),
-    )
-    .await
-    .with_context(|| format!("failed to listen on {}", args.listen))?;
+    let options = crate::mirror::server_options(&args.mirrors);
+    let query_counters = options.query_counters.clone();
+    let server = dnsbl_dns::DnsServer::bind_with(args.listen, current.clone(), options)
+        .await
+        .with_context(|| format!("failed to listen on {}", args.listen))?;
     info!(address = %server.local_addr(), "DNS listening on UDP and TCP");
     let mirrors = crate::mirror::spawn(args.mirrors, current.clone());
 
     let listings_changed = Arc::new(tokio::sync::Notify::new());
     if !args.no_admin {
-        crate::admin::spawn_api(args.admin_listen, &store, &current, &listings_changed).await?;
+        crate::admin::spawn_api(
+            args.admin_listen,
+            &store,
+            &current,
+            &listings_changed,
+            &query_counters,
+        )
+        .await?;
     }
     let reloader = tokio::spawn(watch_for_changes(
         store,

@@ -58,6 +58,18 @@ pub struct WireScratch {
     codes: Vec<Ipv4Addr>,
     /// Byte ranges of the TXT RDATA already written, to drop duplicate texts.
     texts: Vec<(usize, usize)>,
+    /// Query type and zone index of the last answered query, for counters.
+    qtype: u16,
+    zone: Option<usize>,
+}
+
+impl WireScratch {
+    /// Returns the query type and the zone index (in the answerer's snapshot) of the last
+    /// query that [`WireAnswerer::answer`] answered; the zone is `None` when no zone
+    /// contains the name.
+    pub fn last_query(&self) -> (u16, Option<usize>) {
+        (self.qtype, self.zone)
+    }
 }
 
 /// The per-zone bytes of negative answers.
@@ -113,6 +125,8 @@ impl WireAnswerer {
         if query.qclass != CLASS_IN || matches!(query.qtype, TYPE_AXFR | TYPE_IXFR) {
             return WireOutcome::Fallback;
         }
+        scratch.qtype = query.qtype;
+        scratch.zone = None;
         let limit = query.edns.map_or(PLAIN_UDP_PAYLOAD, |(payload, _)| {
             payload.clamp(PLAIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)
         });
@@ -121,6 +135,7 @@ impl WireAnswerer {
             finish(out, packet, &query, RCODE_REFUSED, false, [0, 0]);
             return fits(out, 0, limit);
         };
+        scratch.zone = Some(index);
         let below = query.label_count - zone.label_count();
         // The apex, combined zones, the multi style and lookup URLs are answered by the
         // record path, which implements them; this path covers the plain zen-style lookup.

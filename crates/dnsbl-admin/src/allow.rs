@@ -1,0 +1,175 @@
+//! `/v1/allow`: create, list and delete allow-list entries, which exempt an address
+//! range or a domain (with its subdomains) from every listing of one zone or of all.
+
+use axum::Json;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{Method, StatusCode, Uri};
+use dnsbl_config::{AllowEntry, AllowTarget};
+use dnsbl_core::AddrRange;
+use dnsbl_store::{AllowRecord, TokenInfo};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::body::{JsonBody, parse_domain};
+use crate::error::{ApiError, ErrorBody};
+use crate::providers::{audit, page_bounds};
+use crate::reads::PageQuery;
+
+/// The body of `POST /v1/allow`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllowBody {
+    /// A CIDR prefix, an inclusive range `a-b`, a single address or a domain.
+    pub target: String,
+    pub reason: String,
+    /// Apex of the zone the entry applies to; absent applies to every zone.
+    pub zone: Option<String>,
+}
+
+impl AllowBody {
+    /// Checks every field against the zones being served and returns the entry.
+    fn validate(self, zones: &[String]) -> Result<AllowEntry, ApiError> {
+        let looks_like_address = self.target.contains(':')
+            || self.target.contains('/')
+            || self
+                .target
+                .bytes()
+                .all(|byte| byte.is_ascii_digit() || byte == b'.' || byte == b'-');
+        let target = if looks_like_address {
+            let range = self.target.parse::<AddrRange>().map_err(|error| {
+                ApiError::invalid("invalid_target", "target", &self.target, error.to_string())
+            })?;
+            AllowTarget::Range(range)
+        } else {
+            let domain = parse_domain(&self.target).map_err(|message| {
+                ApiError::invalid("invalid_target", "target", &self.target, message)
+            })?;
+            AllowTarget::Domain(domain)
+        };
+        if self.reason.trim().is_empty() {
+            return Err(ApiError::invalid(
+                "invalid_reason",
+                "reason",
+                self.reason,
+                "an allow-list entry needs a reason",
+            ));
+        }
+        let zone = match self.zone {
+            None => None,
+            Some(zone) => {
+                let apex = zone.trim_end_matches('.').to_ascii_lowercase();
+                if !zones.contains(&apex) {
+                    return Err(ApiError::invalid(
+                        "unknown_zone",
+                        "zone",
+                        zone,
+                        format!("expected one of the served zones: {}", zones.join(", ")),
+                    ));
+                }
+                Some(apex)
+            }
+        };
+        Ok(AllowEntry {
+            target,
+            reason: self.reason,
+            zone,
+        })
+    }
+}
+
+/// Lists allow-list entries from register.toml and from the API, by id.
+#[utoipa::path(
+    get,
+    path = "/v1/allow",
+    tag = "allow",
+    params(
+        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, description = "Entries to skip"),
+    ),
+    responses(
+        (status = 200, description = "One page of allow-list entries", body = Object),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<dnsbl_store::Page<AllowRecord>>, ApiError> {
+    let (limit, offset) = page_bounds(query.limit, query.offset)?;
+    Ok(Json(state.store.list_allow_entries(limit, offset).await?))
+}
+
+/// Creates an allow-list entry; DNS stops listing what it covers.
+#[utoipa::path(
+    post,
+    path = "/v1/allow",
+    tag = "allow",
+    request_body = AllowBody,
+    responses(
+        (status = 201, description = "The entry was created", body = Object),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token has the read role", body = ErrorBody),
+        (status = 409, description = "An entry with that target and zone exists", body = ErrorBody),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<TokenInfo>,
+    method: Method,
+    uri: Uri,
+    JsonBody(body): JsonBody<AllowBody>,
+) -> Result<(StatusCode, Json<AllowRecord>), ApiError> {
+    let zones: Vec<String> = state
+        .snapshot
+        .load()
+        .zones
+        .iter()
+        .map(|zone| zone.spec.name.to_ascii_lowercase())
+        .collect();
+    let entry = body.validate(&zones)?;
+    let record = state
+        .store
+        .create_allow_entry(&audit(&caller, &method, &uri), &entry)
+        .await?;
+    state.listings_changed().await?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// Deletes an allow-list entry added through the API; DNS lists what it covered again.
+#[utoipa::path(
+    delete,
+    path = "/v1/allow/{id}",
+    tag = "allow",
+    params(("id" = i64, Path, description = "Entry id")),
+    responses(
+        (status = 200, description = "The deleted entry", body = Object),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "The token has the read role", body = ErrorBody),
+        (status = 404, description = "No entry with that id", body = ErrorBody),
+        (status = 409, description = "The entry comes from register.toml", body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(caller): Extension<TokenInfo>,
+    method: Method,
+    uri: Uri,
+    Path(id): Path<String>,
+) -> Result<Json<AllowRecord>, ApiError> {
+    let id = id.parse::<i64>().map_err(|_| {
+        ApiError::invalid(
+            "invalid_id",
+            "id",
+            &id,
+            "expected an entry id from GET /v1/allow",
+        )
+    })?;
+    let record = state
+        .store
+        .delete_allow_entry(&audit(&caller, &method, &uri), id)
+        .await?;
+    state.listings_changed().await?;
+    Ok(Json(record))
+}

@@ -1,0 +1,124 @@
+//! `/v1/allow` of the real binary: an allow-list entry written through the API exempts
+//! a listed address in DNS, deleting it lists the address again, both writes are
+//! audited, and invalid writes get their error.
+
+use hickory_proto::op::ResponseCode;
+
+use crate::admin::{NETBLOCK, create_token, start, wait_for_dns};
+use crate::http::{Response, request};
+use crate::support::a_values;
+
+fn assert_error(response: &Response, status: u16, code: &str) {
+    assert_eq!(response.status, status, "body: {}", response.body);
+    assert_eq!(
+        response.json()["error"]["code"],
+        code,
+        "body: {}",
+        response.body
+    );
+}
+
+#[test]
+fn allow_entry_exempts_in_dns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("dnsbl.sqlite");
+    let admin_token = create_token(&db, "ops", "admin");
+    let read_token = create_token(&db, "reader", "read");
+    let (server, admin) = start(&db);
+    let token = Some(admin_token.as_str());
+
+    let provider = format!(
+        r#"{{"name":"example-net","category":"bad-service-provider","netblocks":["{NETBLOCK}"]}}"#
+    );
+    let created = request(admin, "POST", "/v1/providers", token, Some(&provider));
+    assert_eq!(created.status, 201, "body: {}", created.body);
+    wait_for_dns(&server, |m| a_values(m) == ["127.0.0.2"]);
+
+    let body = r#"{"target":"198.51.100.7","reason":"customer mail relay","zone":"bl.example"}"#;
+    let allowed = request(admin, "POST", "/v1/allow", token, Some(body));
+    assert_eq!(allowed.status, 201, "body: {}", allowed.body);
+    let entry = allowed.json();
+    assert_eq!(entry["value"], "198.51.100.7/32");
+    assert_eq!(entry["kind"], "range");
+    assert_eq!(entry["zone"], "bl.example");
+    assert_eq!(entry["source"], "api");
+    let id = entry["id"].as_i64().expect("numeric id");
+    wait_for_dns(&server, |m| {
+        m.metadata.response_code == ResponseCode::NXDomain
+    });
+
+    let listed = request(admin, "GET", "/v1/allow", token, None).json();
+    let items = listed["items"].as_array().expect("items");
+    assert!(items.iter().any(|item| item["id"] == id), "list: {listed}");
+
+    let duplicate = request(admin, "POST", "/v1/allow", token, Some(body));
+    assert_error(&duplicate, 409, "duplicate_name");
+    let read_only = request(admin, "POST", "/v1/allow", Some(&read_token), Some(body));
+    assert_error(&read_only, 403, "forbidden");
+    let cases = [
+        (
+            r#"{"target":"198.51.100.300","reason":"r"}"#,
+            "invalid_target",
+        ),
+        (
+            r#"{"target":"bad..example","reason":"r"}"#,
+            "invalid_target",
+        ),
+        (
+            r#"{"target":"198.51.100.8","reason":" "}"#,
+            "invalid_reason",
+        ),
+        (
+            r#"{"target":"198.51.100.8","reason":"r","zone":"other.example"}"#,
+            "unknown_zone",
+        ),
+    ];
+    for (body, code) in cases {
+        let response = request(admin, "POST", "/v1/allow", token, Some(body));
+        assert_error(&response, 422, code);
+    }
+
+    let path = format!("/v1/allow/{id}");
+    let deleted = request(admin, "DELETE", &path, token, None);
+    assert_eq!(deleted.status, 200, "body: {}", deleted.body);
+    assert_eq!(deleted.json()["id"], id);
+    wait_for_dns(&server, |m| a_values(m) == ["127.0.0.2"]);
+    let again = request(admin, "DELETE", &path, token, None);
+    assert_error(&again, 404, "not_found");
+    let bad_id = request(admin, "DELETE", "/v1/allow/x", token, None);
+    assert_error(&bad_id, 422, "invalid_id");
+
+    let metrics = request(admin, "GET", "/metrics", token, None).body;
+    let expansion: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("dnsbl_admin_last_expansion_seconds "))
+        .expect("the expansion gauge is in /metrics")
+        .parse()
+        .expect("the gauge value is a number");
+    assert!(expansion > 0.0, "expansion seconds: {expansion}");
+    assert!(
+        metrics.contains("\ndnsbl_admin_listing_writes_total 3\n"),
+        "metrics: {metrics}"
+    );
+
+    let audit = request(admin, "GET", "/v1/audit", token, None).json();
+    let paths: Vec<(&str, &str)> = audit
+        .as_array()
+        .expect("the audit log is a list")
+        .iter()
+        .map(|entry| {
+            (
+                entry["method"].as_str().unwrap_or(""),
+                entry["path"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            ("DELETE", path.as_str()),
+            ("POST", "/v1/allow"),
+            ("POST", "/v1/providers")
+        ]
+    );
+}
