@@ -40,4 +40,38 @@ impl Store {
         }
         Ok(Store { pool })
     }
+
+    /// Fails as the sync of register.toml would when the file names a provider or an
+    /// operator that was added through the admin API, without writing anything.
+    pub async fn check_register_sources(
+        &self,
+        register: &dnsbl_config::Register,
+    ) -> Result<(), StoreError> {
+        let checks: [(&'static str, &str, Vec<&String>); 2] = [
+            (
+                "provider",
+                "SELECT name FROM providers WHERE source = 'api'",
+                register.providers.iter().map(|p| &p.name).collect(),
+            ),
+            (
+                "operator",
+                "SELECT name FROM operators WHERE source = 'api'",
+                register.operators.iter().map(|o| &o.name).collect(),
+            ),
+        ];
+        for (kind, query, names) in checks {
+            let api_names: std::collections::HashSet<String> = sqlx::query_scalar(query)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .collect();
+            if let Some(name) = names.into_iter().find(|name| api_names.contains(*name)) {
+                return Err(StoreError::SourceConflict {
+                    kind,
+                    name: name.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
 }

@@ -382,3 +382,41 @@ async fn snapshot_lists_domains_and_allows() {
     );
     assert!(dbl.excluded_domains.contains("mail.listed.example"));
 }
+
+#[tokio::test]
+async fn read_only_check_finds_api_name_in_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let store = Store::open(&db).await.unwrap();
+    let audit = dnsbl_store::AuditContext {
+        token_name: "test".into(),
+        method: "POST".into(),
+        path: "/v1/operators".into(),
+    };
+    let operator = dnsbl_store::NewOperator {
+        name: "Example Group".into(),
+        note: None,
+        aliases: Vec::new(),
+    };
+    store.create_operator(&audit, &operator).await.unwrap();
+    drop(store);
+
+    let clean = register(dir.path(), CATEGORY);
+    let clashing = register(
+        dir.path(),
+        &format!("{CATEGORY}[[operator]]\nname = \"Example Group\"\n"),
+    );
+    let read_only = Store::open_read_only(&db).await.unwrap();
+    read_only
+        .check_register_sources(&clean.register)
+        .await
+        .expect("no clash without the operator");
+    let error = read_only
+        .check_register_sources(&clashing.register)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, StoreError::SourceConflict { kind: "operator", name } if name == "Example Group"),
+        "{error}"
+    );
+}

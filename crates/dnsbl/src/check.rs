@@ -43,6 +43,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
                 zones.root.join(dnsbl_config::DATA_DIR).display()
             );
         }
+        store.check_register_sources(&zones.register).await?;
         let snapshot = store.load_snapshot(&zones.zones).await?;
         println!("{}: database read", db.display());
         snapshot
