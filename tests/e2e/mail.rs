@@ -15,9 +15,8 @@ use crate::support::query_message;
 /// Maximum wait for Unbound or Postfix to start answering.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Whether `program` can be run; if not, skips the test with a message naming the Debian
-/// package, except under CI (`CI` set), where `.ci/run` installs it and a missing
-/// program is a failure.
+/// Returns whether `program` can be run. When it cannot, prints a skip message naming the
+/// Debian package, or panics under CI (`CI` set), where `.ci/run` installs every package.
 pub fn installed(program: &str, package: &str) -> bool {
     let found = std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()));

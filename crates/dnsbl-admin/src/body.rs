@@ -128,6 +128,24 @@ impl ProviderBody {
     }
 }
 
+/// Rejects a body whose `name` differs from the name in the path of a PUT, because the
+/// path names the record that is replaced.
+pub fn check_body_name(
+    kind: &str,
+    path_name: &str,
+    body_name: Option<&String>,
+) -> Result<(), ApiError> {
+    match body_name {
+        Some(body_name) if body_name != path_name => Err(ApiError::invalid(
+            "name_mismatch",
+            "name",
+            body_name,
+            format!("the body names another {kind} than the path ({path_name:?})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Provider names: 1 to 100 characters, letters, digits, `.`, `-` and `_`, so they fit in
 /// a URL path segment without escaping.
 pub fn check_name(name: &str) -> Result<(), ApiError> {

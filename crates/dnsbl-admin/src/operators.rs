@@ -8,7 +8,7 @@ use dnsbl_store::{NewOperator, OperatorRecord, Page, TokenInfo};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::body::{JsonBody, check_name};
+use crate::body::{JsonBody, check_body_name, check_name};
 use crate::error::{ApiError, ErrorBody};
 use crate::providers::{audit, page_bounds};
 use crate::reads::PageQuery;
@@ -155,16 +155,7 @@ pub async fn update(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<OperatorBody>,
 ) -> Result<Json<OperatorRecord>, ApiError> {
-    if let Some(body_name) = &body.name
-        && body_name != &name
-    {
-        return Err(ApiError::invalid(
-            "name_mismatch",
-            "name",
-            body_name,
-            format!("the body names another operator than the path ({name:?})"),
-        ));
-    }
+    check_body_name("operator", &name, body.name.as_ref())?;
     let operator = body.validate(&name)?;
     let record = state
         .store

@@ -7,7 +7,7 @@ use dnsbl_store::{AuditContext, Page, ProviderFilter, ProviderRecord, TokenInfo}
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::body::{JsonBody, ProviderBody};
+use crate::body::{JsonBody, ProviderBody, check_body_name};
 use crate::error::{ApiError, ErrorBody};
 
 /// Default and maximum page size of list endpoints.
@@ -184,16 +184,7 @@ pub async fn update(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<ProviderBody>,
 ) -> Result<Json<ProviderRecord>, ApiError> {
-    if let Some(body_name) = &body.name
-        && body_name != &name
-    {
-        return Err(ApiError::invalid(
-            "name_mismatch",
-            "name",
-            body_name,
-            format!("the body names another provider than the path ({name:?})"),
-        ));
-    }
+    check_body_name("provider", &name, body.name.as_ref())?;
     let provider = body.validate(&name)?;
     let record = state
         .store

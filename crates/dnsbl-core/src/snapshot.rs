@@ -311,9 +311,9 @@ pub const TEST_LISTING: ListingId = 0;
 pub const TEST_CATEGORY: &str = "rfc5782-test";
 
 impl SnapshotBuilder {
-    /// Starts a snapshot with the given zones and categories. The RFC 5782 test entries
-    /// (127.0.0.2 and, through the IPv4-mapped form, ::ffff:7f00:2 in address zones; `test`
-    /// in domain zones) are always added, whatever the register holds.
+    /// Starts a snapshot with the given zones and categories. The RFC 5782 test entries are
+    /// always added, whatever the register contains: 127.0.0.2 (and so ::ffff:7f00:2) in
+    /// address zones, and `test` in domain zones.
     pub fn new(serial: u32, zones: Vec<ZoneSpec>, mut categories: Vec<Category>) -> Self {
         categories.push(Category {
             name: TEST_CATEGORY.to_string(),

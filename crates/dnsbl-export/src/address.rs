@@ -2,7 +2,7 @@
 //! nibble (IPv6) boundaries.
 //!
 //! The zone is a tree of labels below the apex. IPv4 names have 4 decimal labels and IPv6
-//! names 32 hexadecimal nibbles; the labels `0` to `9` belong to both trees, so a node whose
+//! names 32 hexadecimal nibbles. The labels `0` to `9` belong to both trees, so a node whose
 //! labels are all single digits is an IPv4 prefix and an IPv6 prefix at once. The
 //! construction visits a node and looks at each child label:
 //!

@@ -65,7 +65,7 @@ pub struct WireScratch {
 
 impl WireScratch {
     /// Returns the query type and the zone index (in the answerer's snapshot) of the last
-    /// query that [`WireAnswerer::answer`] answered; the zone is `None` when no zone
+    /// query that [`WireAnswerer::answer`] answered. The zone is `None` when no zone
     /// contains the name.
     pub fn last_query(&self) -> (u16, Option<usize>) {
         (self.qtype, self.zone)
