@@ -25,6 +25,7 @@ use tracing::debug;
 
 use crate::fallback;
 use crate::handler::DnsblHandler;
+use crate::query_log::QueryLog;
 
 /// How often a blocked thread wakes to see whether it should stop.
 const STOP_POLL: Duration = Duration::from_millis(100);
@@ -43,6 +44,7 @@ impl UdpWorkers {
         socket: UdpSocket,
         snapshot: Arc<ArcSwap<Snapshot>>,
         counters: Arc<QueryCounters>,
+        query_log: QueryLog,
     ) -> io::Result<Self> {
         socket.set_nonblocking(false)?;
         socket.set_read_timeout(Some(STOP_POLL))?;
@@ -54,9 +56,10 @@ impl UdpWorkers {
             let snapshot = snapshot.clone();
             let stop = stop.clone();
             let counters = counters.clone();
+            let query_log = query_log.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("dns-udp-{index}"))
-                .spawn(move || serve(&socket, &snapshot, counters, &stop))?;
+                .spawn(move || serve(&socket, &snapshot, counters, query_log, &stop))?;
             threads.push(thread);
         }
         Ok(UdpWorkers { stop, threads })
@@ -82,9 +85,12 @@ fn serve(
     socket: &UdpSocket,
     snapshot: &Arc<ArcSwap<Snapshot>>,
     counters: Arc<QueryCounters>,
+    query_log: QueryLog,
     stop: &AtomicBool,
 ) {
-    let handler = DnsblHandler::new(snapshot.clone()).with_counters(counters.clone());
+    let handler = DnsblHandler::new(snapshot.clone())
+        .with_counters(counters.clone())
+        .with_query_log(query_log.clone());
     let mut answerer = WireAnswerer::new(snapshot.load_full());
     let mut scratch = WireScratch::default();
     let mut packet = vec![0u8; RECEIVE_BUFFER];
@@ -115,6 +121,7 @@ fn serve(
         let sent = match answerer.answer(request, &mut scratch, &mut response) {
             WireOutcome::Answered => {
                 record_wire(&counters, &scratch, &response);
+                query_log.record_response(src, &response);
                 socket.send_to(&response, src)
             }
             WireOutcome::Fallback => match fallback::respond(&handler, request, src) {

@@ -14,6 +14,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
 use tracing::warn;
 
+use crate::query_log::QueryLog;
 use crate::truncation;
 use crate::xfr::{self, XfrAcl};
 
@@ -33,6 +34,7 @@ pub struct DnsblHandler {
     snapshot: Arc<ArcSwap<Snapshot>>,
     xfr_acl: XfrAcl,
     counters: Arc<QueryCounters>,
+    query_log: QueryLog,
 }
 
 impl DnsblHandler {
@@ -41,7 +43,14 @@ impl DnsblHandler {
             snapshot,
             xfr_acl: XfrAcl::default(),
             counters: Arc::default(),
+            query_log: QueryLog::default(),
         }
+    }
+
+    /// Sets the query log that every response is recorded in; disabled by default.
+    pub fn with_query_log(mut self, query_log: QueryLog) -> Self {
+        self.query_log = query_log;
+        self
     }
 
     /// Sets the counters that every answered query is recorded in.
@@ -111,6 +120,13 @@ impl RequestHandler for DnsblHandler {
                 .first()
                 .map_or(0, |query| u16::from(query.original().query_type()));
             self.counters.record(None, qtype, u16::from(rcode), false);
+            let query = request
+                .queries
+                .queries()
+                .first()
+                .map(|query| query.original());
+            self.query_log
+                .record(request.src(), query, u16::from(rcode), &[]);
             let response = builder.error_msg(&request.metadata, rcode);
             return send(request, response_handle, response).await;
         }
@@ -119,7 +135,12 @@ impl RequestHandler for DnsblHandler {
         let snapshot = self.snapshot.load();
         if xfr::is_transfer(query.query_type()) {
             let snapshot = arc_swap::Guard::into_inner(snapshot);
-            return xfr::transfer(snapshot, &self.xfr_acl, request, response_handle).await;
+            let info = xfr::transfer(snapshot, &self.xfr_acl, request, response_handle).await;
+            // A transfer sends many records; the log line carries its outcome only.
+            let rcode = u16::from(info.response_code);
+            self.query_log
+                .record(request.src(), Some(query), rcode, &[]);
+            return info;
         }
         let answer = dnsbl_core::answer(
             &snapshot,
@@ -145,6 +166,10 @@ impl RequestHandler for DnsblHandler {
             &answer.answers,
             &answer.authority,
         );
+        let sent: &[_] = if fits { &answer.answers } else { &[] };
+        let rcode = u16::from(answer.rcode);
+        self.query_log
+            .record(request.src(), Some(query), rcode, sent);
         let response = if fits {
             builder.build(
                 metadata,

@@ -14,6 +14,7 @@ use tracing::{debug, error};
 
 use crate::fast_udp::UdpWorkers;
 use crate::handler::DnsblHandler;
+use crate::query_log::QueryLog;
 use crate::xfr::XfrAcl;
 
 /// How many times to pick a new port when `listen` has port 0 and the port the kernel gave
@@ -31,6 +32,8 @@ pub struct ServerOptions {
     pub xfr_acl: XfrAcl,
     /// Counters of every response, on UDP and TCP.
     pub query_counters: Arc<QueryCounters>,
+    /// Where every response is logged, one line each; disabled by default.
+    pub query_log: QueryLog,
 }
 
 impl Default for ServerOptions {
@@ -42,6 +45,7 @@ impl Default for ServerOptions {
             tcp_response_buffer: 32,
             xfr_acl: XfrAcl::default(),
             query_counters: Arc::default(),
+            query_log: QueryLog::default(),
         }
     }
 }
@@ -95,7 +99,8 @@ impl DnsServer {
         let udp = udp
             .into_std()
             .and_then(|udp| {
-                UdpWorkers::spawn(udp, snapshot.clone(), options.query_counters.clone())
+                let log = options.query_log.clone();
+                UdpWorkers::spawn(udp, snapshot.clone(), options.query_counters.clone(), log)
             })
             .map_err(|source| ServerError::BindUdp {
                 addr: local_addr,
@@ -103,7 +108,8 @@ impl DnsServer {
             })?;
         let handler = DnsblHandler::new(snapshot)
             .with_xfr_acl(options.xfr_acl)
-            .with_counters(options.query_counters);
+            .with_counters(options.query_counters)
+            .with_query_log(options.query_log);
         let mut server = Server::new(handler);
         server.register_listener(tcp, options.tcp_idle_timeout, options.tcp_response_buffer);
         debug!(%local_addr, "DNS listeners started");

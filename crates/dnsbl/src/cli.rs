@@ -84,6 +84,12 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_admin: bool,
 
+    /// Log every query to FILE (appended; created if missing), or to standard output with
+    /// `-`: one line each with the time (RFC 3339, UTC), client address and port, name,
+    /// type, response code and the A records answered. Off by default.
+    #[arg(long, value_name = "FILE", env = "DNSBL_QUERY_LOG")]
+    pub query_log: Option<PathBuf>,
+
     #[command(flatten)]
     pub widths: WidthArgs,
     #[command(flatten)]

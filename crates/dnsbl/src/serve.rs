@@ -36,7 +36,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     log_snapshot(&snapshot, started);
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
 
-    let options = crate::mirror::server_options(&args.mirrors);
+    let mut options = crate::mirror::server_options(&args.mirrors);
+    options.query_log = open_query_log(args.query_log.as_deref())?;
     let query_counters = options.query_counters.clone();
     let server = dnsbl_dns::DnsServer::bind_with(args.listen, current.clone(), options)
         .await
@@ -201,6 +202,17 @@ async fn reload_if_changed(
     }
     let zones = ZonesDir::load(zones_root)?;
     install_snapshot(store, &zones, current).await
+}
+
+/// Opens the query log of `--query-log`, or returns the disabled log.
+fn open_query_log(path: Option<&std::path::Path>) -> anyhow::Result<dnsbl_dns::QueryLog> {
+    let Some(path) = path else {
+        return Ok(dnsbl_dns::QueryLog::default());
+    };
+    let log = dnsbl_dns::QueryLog::open(path)
+        .with_context(|| format!("failed to open the query log {}", path.display()))?;
+    info!(path = %path.display(), "query log enabled");
+    Ok(log)
 }
 
 async fn shutdown_signal() {
