@@ -66,3 +66,36 @@ fn check_reports_the_snapshot_and_rejects_bad_input() {
         "{stderr}"
     );
 }
+
+/// An unknown TXT placeholder, and `{lookup_url}` in a zone without a URL, are rejected
+/// with the file, the entry and the placeholder.
+#[test]
+fn check_rejects_bad_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    std::fs::copy(repo_zones().join("zones.toml"), zones.join("zones.toml")).unwrap();
+    let original = std::fs::read_to_string(repo_zones().join("register.toml")).unwrap();
+    let cases = [
+        (
+            "{provider} ({source}) is a registered spam operation",
+            "{provider} ({source}) is a registered spam operation, see {lookup_link}",
+            "register.toml: category \"spam-operation\": unknown placeholder {lookup_link} \
+             in txt",
+        ),
+        (
+            "{provider} ({source}) is a registered spam operation",
+            "{provider} ({source}) is a registered spam operation, see {lookup_url}",
+            "zones.toml: zone \"bl.example\": serves category \"spam-operation\", whose txt \
+             in ",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let register = original.replace(from, to);
+        assert_ne!(register, original, "the register contains {from:?}");
+        std::fs::write(zones.join("register.toml"), register).unwrap();
+        let (ok, stdout, stderr) = check(&zones, &dir.path().join("dnsbl.sqlite"));
+        assert!(!ok, "check passed with {to:?}: {stdout}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+}

@@ -5,6 +5,7 @@
 //! entry or line it comes from, so an operator can fix the file without guessing.
 
 mod register;
+mod templates;
 mod widths;
 mod zones;
 
@@ -80,6 +81,7 @@ impl ZonesDir {
                 }
             }
         }
+        templates::check(&zones, &register, &zones_path, &register_path)?;
         Ok(ZonesDir {
             root: root.to_path_buf(),
             zones,

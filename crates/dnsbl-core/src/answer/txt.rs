@@ -19,8 +19,9 @@ use crate::model::{Category, Listing, ListingSource};
 /// - `{lookup_url}`: the zone's `lookup_url` with these placeholders filled in, empty when
 ///   the zone has none.
 ///
-/// `{{` and `}}` stand for literal braces. Any other brace text, such as an unknown
-/// `{placeholder}`, is copied unchanged.
+/// `{{` and `}}` stand for literal braces. Any other brace text is copied unchanged,
+/// and so is an unknown `{placeholder}`, which dnsbl-config rejects when it reads the
+/// register (see [`placeholders`]).
 pub fn render_txt(
     template: &str,
     query: &str,
@@ -61,6 +62,47 @@ pub fn render_txt(
     output
 }
 
+/// The placeholder names that [`render_txt`] fills in.
+pub const PLACEHOLDERS: [&str; 8] = [
+    "query",
+    "provider",
+    "operator",
+    "source",
+    "asn",
+    "netblock",
+    "category",
+    "lookup_url",
+];
+
+/// Returns the names of the `{name}` placeholders in `template`, known or not, in order.
+/// Brace text that [`render_txt`] copies as it is (`{{`, `{ name }`, `{}`) is skipped.
+pub fn placeholders(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(brace) = rest.find(['{', '}']) {
+        let tail = &rest[brace..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            rest = &tail[2..];
+            continue;
+        }
+        if tail.starts_with('}') {
+            rest = &tail[1..];
+            continue;
+        }
+        let name_len = tail[1..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len() - 1);
+        let name = &tail[1..1 + name_len];
+        if !name.is_empty() && tail[1 + name_len..].starts_with('}') {
+            names.push(name);
+            rest = &tail[name_len + 2..];
+        } else {
+            rest = &tail[1..];
+        }
+    }
+    names
+}
+
 /// Appends the value of placeholder `name`; returns false for an unknown name.
 fn substitute(
     output: &mut String,
@@ -98,6 +140,23 @@ fn substitute(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_cases() {
+        let cases: [(&str, &[&str]); 8] = [
+            ("{query} is listed: {provider}", &["query", "provider"]),
+            ("{unknown} {query", &["unknown"]),
+            ("{{query}} {{{query}}}", &["query"]),
+            ("{ query } {}", &[]),
+            ("{a{query}}", &["query"]),
+            ("a}b{", &[]),
+            ("{Query}{lookup_url}", &["Query", "lookup_url"]),
+            ("", &[]),
+        ];
+        for (template, expected) in cases {
+            assert_eq!(placeholders(template), expected, "template {template:?}");
+        }
+    }
 
     fn listing(operator: Option<&str>) -> Listing {
         Listing {
