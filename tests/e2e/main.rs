@@ -18,6 +18,7 @@ mod openapi;
 mod operators;
 mod peers;
 mod postfix;
+mod progress;
 mod query_log;
 mod rbldnsd;
 mod reload;

@@ -63,6 +63,15 @@ pub enum ExportError {
 /// is written as one zone with the union of the zones it includes ([`combined`]). Zones
 /// are in apex order, so the output is stable.
 pub fn export_files(snapshot: &Snapshot) -> Result<Vec<ExportFile>, ExportError> {
+    export_files_with_progress(snapshot, &mut |_, _| {})
+}
+
+/// Does what [`export_files`] does, and calls `on_zone` with the zone's name and the
+/// number of zones before building the files of each zone.
+pub fn export_files_with_progress(
+    snapshot: &Snapshot,
+    on_zone: &mut dyn FnMut(&str, usize),
+) -> Result<Vec<ExportFile>, ExportError> {
     let mut zones: Vec<_> = snapshot
         .zones
         .iter()
@@ -70,8 +79,10 @@ pub fn export_files(snapshot: &Snapshot) -> Result<Vec<ExportFile>, ExportError>
         .collect();
     zones.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
     let mut files = Vec::new();
+    let zone_count = zones.len();
     for zone in zones {
         let name = &zone.spec.name;
+        on_zone(name, zone_count);
         let file =
             |suffix: &str, format: &'static str, (contents, records): (String, usize)| ExportFile {
                 name: format!("{name}.{suffix}"),

@@ -8,9 +8,11 @@
 
 mod expansion;
 mod parse;
+mod progress;
 mod summary;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use dnsbl_config::Register;
@@ -22,6 +24,7 @@ pub use parse::{
     ParseError, RoutingFile, parse_routing, parse_routing_limited, read_routing_file,
     read_routing_file_limited,
 };
+pub use progress::{IngestProgress, NoProgress};
 pub use summary::{ExpandSummary, IngestSummary};
 
 /// Errors from an ingest or an expansion.
@@ -67,6 +70,18 @@ pub async fn ingest_with_register(
     register: Option<&Register>,
     limit: &RangeLimit,
 ) -> Result<IngestSummary, IngestError> {
+    ingest_with_progress(store, files, register, limit, Arc::new(NoProgress)).await
+}
+
+/// Does what [`ingest_with_register`] does, and reports the bytes read and each later
+/// phase to `progress`.
+pub async fn ingest_with_progress(
+    store: &Store,
+    files: &[PathBuf],
+    register: Option<&Register>,
+    limit: &RangeLimit,
+    progress: Arc<dyn IngestProgress>,
+) -> Result<IngestSummary, IngestError> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     tracing::info!(files = files.len(), "ingest started");
@@ -74,11 +89,22 @@ pub async fn ingest_with_register(
         files: files.len(),
         ..IngestSummary::default()
     };
-    let result = ingest_files(store, files, register, limit, &mut summary).await;
+    let result = ingest_files(
+        store,
+        files,
+        register,
+        limit,
+        progress.clone(),
+        &mut summary,
+    )
+    .await;
     summary.seconds = clock.elapsed().as_secs_f64();
     let mut run = run_record(RunKind::Ingest, started_at, files, &summary);
     let result = match result {
-        Ok(update) => commit_with_run(update, &run).await,
+        Ok(update) => {
+            progress.start_phase("committing");
+            commit_with_run(update, &run).await
+        }
         Err(error) => Err(error),
     };
     match result {
@@ -109,6 +135,7 @@ async fn ingest_files(
     files: &[PathBuf],
     register: Option<&Register>,
     limit: &RangeLimit,
+    progress: Arc<dyn IngestProgress>,
     summary: &mut IngestSummary,
 ) -> Result<Update, IngestError> {
     if files.is_empty() {
@@ -116,10 +143,19 @@ async fn ingest_files(
     }
     let paths = files.to_vec();
     let limit = *limit;
+    let reader_progress = progress.clone();
     let parsed = tokio::task::spawn_blocking(move || {
+        // A file whose size cannot be read fails with its path when it is opened below.
+        let total = paths
+            .iter()
+            .filter_map(|path| std::fs::metadata(path).ok())
+            .map(|metadata| metadata.len())
+            .sum();
+        reader_progress.start_reading(total);
+        let on_read = |bytes| reader_progress.add_read(bytes);
         paths
             .iter()
-            .map(|path| read_routing_file_limited(path, &limit))
+            .map(|path| parse::read_routing_file_with(path, &limit, &on_read))
             .collect::<Result<Vec<_>, _>>()
     })
     .await
@@ -144,12 +180,14 @@ async fn ingest_files(
         return Err(IngestError::NoRows);
     }
 
+    progress.start_phase(&format!("storing {} routing rows", rows.len()));
     let mut update = store.begin_update().await?;
     if let Some(register) = register {
         update.sync_register(register).await?;
     }
     update.replace_routing(&rows, &sources).await?;
     drop(rows);
+    progress.start_phase("expanding the register into listed ranges");
     let counts = expansion::expand_in(&mut update).await?;
     summary.providers_expanded = counts.providers_expanded;
     summary.ranges_v4 = counts.ranges_v4;

@@ -56,6 +56,19 @@ pub fn read_routing_file_limited(
     path: &Path,
     limit: &RangeLimit,
 ) -> Result<RoutingFile, ParseError> {
+    read_routing_file_with(path, limit, &|_| {})
+}
+
+/// Size of one read, so that progress moves while a large file is read.
+const READ_CHUNK: usize = 1 << 20;
+
+/// Does what [`read_routing_file_limited`] does, and calls `on_read` with the size of each
+/// chunk read, in bytes.
+pub(crate) fn read_routing_file_with(
+    path: &Path,
+    limit: &RangeLimit,
+    on_read: &dyn Fn(u64),
+) -> Result<RoutingFile, ParseError> {
     let read_error = |source| ParseError::Read {
         path: path.to_path_buf(),
         source,
@@ -63,7 +76,18 @@ pub fn read_routing_file_limited(
     let mut file = File::open(path).map_err(read_error)?;
     let metadata = file.metadata().map_err(read_error)?;
     let mut data = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.read_to_end(&mut data).map_err(read_error)?;
+    loop {
+        let before = data.len();
+        let read = (&mut file)
+            .take(READ_CHUNK as u64)
+            .read_to_end(&mut data)
+            .map_err(read_error)?;
+        if read == 0 {
+            break;
+        }
+        debug_assert_eq!(data.len() - before, read);
+        on_read(read as u64);
+    }
     let rows = parse_routing_limited(&data, path, limit)?;
     Ok(RoutingFile {
         source: RoutingSource {

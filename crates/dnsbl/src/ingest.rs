@@ -1,5 +1,7 @@
 //! `dnsbl ingest`: load routing data and expand the register into listed ranges.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use dnsbl_config::ZonesDir;
 use dnsbl_store::Store;
@@ -13,9 +15,16 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.store.db)
         .await
         .with_context(|| format!("failed to open the database {}", args.store.db.display()))?;
-    let summary =
-        dnsbl_ingest::ingest_with_register(&store, &args.asn_data, Some(&zones.register), &limit)
-            .await?;
-    println!("{summary}");
+    let bar = Arc::new(crate::progress::Bar::start("opening the routing data"));
+    let summary = dnsbl_ingest::ingest_with_progress(
+        &store,
+        &args.asn_data,
+        Some(&zones.register),
+        &limit,
+        bar.clone(),
+    )
+    .await;
+    drop(bar);
+    println!("{}", summary?);
     Ok(())
 }

@@ -7,6 +7,7 @@ mod cli;
 mod export;
 mod ingest;
 mod mirror;
+mod progress;
 mod serve;
 
 use std::io::IsTerminal;
@@ -67,7 +68,7 @@ fn init_tracing(format: &cli::LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(progress::LogWriter);
     match format {
         cli::LogFormat::Text => builder.init(),
         cli::LogFormat::Json => builder.json().init(),

@@ -85,8 +85,8 @@ pub fn placeholders(template: &str) -> Vec<&str> {
             rest = &tail[2..];
             continue;
         }
-        if tail.starts_with('}') {
-            rest = &tail[1..];
+        if let Some(after) = tail.strip_prefix('}') {
+            rest = after;
             continue;
         }
         let name_len = tail[1..]
