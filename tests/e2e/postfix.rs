@@ -46,7 +46,7 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 ";
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
@@ -59,7 +59,7 @@ fn is_root() -> bool {
 }
 
 /// An address in 127.0.0.0/8 whose port 53 is free, for a resolv.conf entry.
-fn free_address_for_port_53() -> Ipv4Addr {
+pub fn free_address_for_port_53() -> Ipv4Addr {
     let seed = std::process::id();
     for attempt in 0..200u32 {
         let n = seed.wrapping_add(attempt.wrapping_mul(7919));
