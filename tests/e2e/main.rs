@@ -12,6 +12,7 @@ mod exim;
 mod export;
 mod http;
 mod ingest;
+mod logs;
 mod mail;
 mod metrics;
 mod mirrors;
