@@ -10,6 +10,7 @@ mod crash;
 mod db_state;
 mod exim;
 mod export;
+mod help;
 mod http;
 mod ingest;
 mod logs;

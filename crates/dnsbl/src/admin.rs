@@ -32,6 +32,7 @@ pub enum TokenCommand {
     Revoke {
         #[command(flatten)]
         store: StoreArgs,
+        /// Name of the token to delete, as given to `token create`.
         #[arg(long)]
         name: String,
     },

@@ -10,10 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "dnsbl", version)]
 pub struct Cli {
-    /// Log format on stderr.
+    /// Log format on stderr: text, or json with one object per line. RUST_LOG sets the
+    /// level.
     #[arg(
         long,
         value_enum,
+        value_name = "FORMAT",
         default_value = "text",
         global = true,
         env = "DNSBL_LOG_FORMAT"
@@ -55,11 +57,17 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// Directory with zones.toml, register.toml and data/ (the bundled routing data).
-    #[arg(long, default_value = "zones", env = "DNSBL_ZONES")]
+    #[arg(long, value_name = "DIR", default_value = "zones", env = "DNSBL_ZONES")]
     pub zones: PathBuf,
 
-    /// SQLite database file; created with its directory if missing.
-    #[arg(long, default_value = "data/dnsbl.sqlite", env = "DNSBL_DB")]
+    /// SQLite database file. serve, ingest and token create create it and its directory
+    /// if missing; check only reads it, and the other commands need it to exist.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "data/dnsbl.sqlite",
+        env = "DNSBL_DB"
+    )]
     pub db: PathBuf,
 }
 
@@ -69,24 +77,40 @@ pub struct ServeArgs {
     pub store: StoreArgs,
 
     /// Address for DNS over UDP and TCP. Port 0 picks a free port, printed in the log.
-    #[arg(long, default_value = "127.0.0.1:5300", env = "DNSBL_LISTEN")]
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        default_value = "127.0.0.1:5300",
+        env = "DNSBL_LISTEN"
+    )]
     pub listen: SocketAddr,
 
-    /// How often to check the database for changes written by another process, in seconds.
-    #[arg(long, default_value_t = 2, env = "DNSBL_POLL_SECONDS")]
+    /// How often to check the database for changes written by another process, in seconds
+    /// (values below 1 count as 1).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 2,
+        env = "DNSBL_POLL_SECONDS"
+    )]
     pub poll_seconds: u64,
 
     /// Address of the admin HTTP API. Port 0 picks a free port, printed in the log.
-    #[arg(long, default_value = "127.0.0.1:8053", env = "DNSBL_ADMIN_LISTEN")]
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        default_value = "127.0.0.1:8053",
+        env = "DNSBL_ADMIN_LISTEN"
+    )]
     pub admin_listen: SocketAddr,
 
-    /// Do not serve the admin HTTP API.
+    /// Do not serve the admin HTTP API, which is served by default.
     #[arg(long)]
     pub no_admin: bool,
 
     /// Log every query to FILE (appended; created if missing), or to standard output with
     /// `-`: one line each with the time (RFC 3339, UTC), client address and port, name,
-    /// type, response code and the A records answered. Off by default.
+    /// type, response code and the A records of the response. Off by default.
     #[arg(long, value_name = "FILE", env = "DNSBL_QUERY_LOG")]
     pub query_log: Option<PathBuf>,
 
@@ -100,6 +124,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct MirrorArgs {
     /// Write the export files (as `dnsbl export`) into DIR at start and after every change.
+    /// Without it nothing is exported.
     #[arg(long, value_name = "DIR", env = "DNSBL_EXPORT_DIR")]
     pub export_dir: Option<PathBuf>,
 
@@ -109,6 +134,7 @@ pub struct MirrorArgs {
     pub axfr_allow: Vec<ipnet::IpNet>,
 
     /// Send NOTIFY to this secondary (ADDR:PORT) when a zone's serial changes; repeatable.
+    /// Without it no NOTIFY is sent.
     #[arg(long = "notify", value_name = "ADDR:PORT")]
     pub notify: Vec<SocketAddr>,
 }
@@ -118,7 +144,7 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub store: StoreArgs,
 
-    /// Directory to write into; created if missing.
+    /// Directory to publish the export set in, as DIR/current; created if missing.
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
 }
@@ -143,15 +169,16 @@ pub struct IngestArgs {
 pub struct WidthArgs {
     /// Reject an IPv4 routing row or netblock with more addresses than a prefix of this
     /// length (0 to 32). The default 6 passes the widest row of real routing data.
-    #[arg(long, default_value_t = dnsbl_core::RangeLimit::DEFAULT.max_v4_prefix, value_parser = clap::value_parser!(u8).range(0..=32), env = "DNSBL_MAX_PREFIX_V4")]
+    #[arg(long, value_name = "LENGTH", default_value_t = dnsbl_core::RangeLimit::DEFAULT.max_v4_prefix, value_parser = clap::value_parser!(u8).range(0..=32), env = "DNSBL_MAX_PREFIX_V4")]
     pub max_prefix_v4: u8,
 
     /// Reject an IPv6 routing row or netblock with more addresses than a prefix of this
     /// length (0 to 128). The default 16 passes 2002::/16 (6to4).
-    #[arg(long, default_value_t = dnsbl_core::RangeLimit::DEFAULT.max_v6_prefix, value_parser = clap::value_parser!(u8).range(0..=128), env = "DNSBL_MAX_PREFIX_V6")]
+    #[arg(long, value_name = "LENGTH", default_value_t = dnsbl_core::RangeLimit::DEFAULT.max_v6_prefix, value_parser = clap::value_parser!(u8).range(0..=128), env = "DNSBL_MAX_PREFIX_V6")]
     pub max_prefix_v6: u8,
 
-    /// Accept routing rows and netblocks of any width, even 0.0.0.0/0.
+    /// Accept routing rows and netblocks of any width, even 0.0.0.0/0. Off by default, so
+    /// the limits of --max-prefix-v4 and --max-prefix-v6 apply.
     #[arg(long)]
     pub allow_wide_ranges: bool,
 }
