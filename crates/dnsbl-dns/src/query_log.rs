@@ -7,13 +7,18 @@
 //! 2026-12-04T17:54:54.123456Z 127.0.0.1:53211 7.100.10.5.bl.example. A NOERROR 127.0.0.2
 //! ```
 //!
-//! the time the response was sent (RFC 3339, UTC, microseconds), the client's address and
-//! port, the query name as the client wrote it (presentation form, with a backslash
-//! escape for spaces and control bytes, so a line cannot be split; hickory-proto 0.26
-//! writes the escape in octal, `\040` for a space), the query type (RFC 3597
-//! `TYPEn` for types without a mnemonic), the response code (`RCODEn` for codes without a
-//! mnemonic), and the A records of the answer section joined by commas, or `-` when there
-//! are none. A request without a question is logged with `-` as name and type.
+//! - the time the response was built, just before it is sent (RFC 3339, UTC,
+//!   microseconds);
+//! - the client's address and port;
+//! - the query name as the client wrote it, in presentation form. Spaces and control
+//!   bytes are escaped with a backslash, so a line cannot be split (hickory-proto 0.26
+//!   writes the escape in octal, `\040` for a space);
+//! - the query type, `TYPEn` (RFC 3597) for types without a mnemonic;
+//! - the response code, `RCODEn` for codes without a mnemonic;
+//! - the A records of the answer section joined by commas, or `-` when there are none.
+//!
+//! A request without a question is logged with `-` as name and type. A zone transfer is
+//! logged with its response code and `-`.
 //!
 //! [`QueryLog::record`] and [`QueryLog::record_response`] copy what they need into a
 //! bounded channel and return. When the channel is full the line is dropped and counted,
