@@ -147,8 +147,13 @@ impl Drop for Rspamd {
 }
 
 fn message(body: &str) -> String {
+    message_via("", body)
+}
+
+/// A message with `received` (Received header fields, each ending in a newline) on top.
+fn message_via(received: &str, body: &str) -> String {
     format!(
-        "From: sender@example.org\n\
+        "{received}From: sender@example.org\n\
          To: postmaster@example.net\n\
          Subject: quarterly report\n\
          Date: Fri, 4 Dec 2026 10:00:00 +0000\n\
@@ -170,7 +175,15 @@ fn rspamd_scores_listed_clients_and_domains() {
 
     let plain = message("The report is attached.");
     let with_address = message("Questions go to billing@mail.hostgator.com.");
-    let cases: [(&str, &str, &[&str]); 5] = [
+    // The client is unlisted, but the relay before it is listed.
+    let relayed = message_via(
+        "Received: from relay.example.org (relay.example.org [5.10.128.0])\n\
+         \tby mx.example.net with ESMTP; Fri, 4 Dec 2026 10:00:01 +0000\n\
+         Received: from origin.example.org (origin.example.org [5.10.100.7])\n\
+         \tby relay.example.org with ESMTP; Fri, 4 Dec 2026 10:00:00 +0000\n",
+        "The report is attached.",
+    );
+    let cases: [(&str, &str, &[&str]); 6] = [
         (
             "5.10.100.7",
             &plain,
@@ -191,6 +204,11 @@ fn rspamd_scores_listed_clients_and_domains() {
                 "Symbol: DBL_DNSBL_PROVIDER (4.00)[hostgator.com:email]",
                 "Symbol: RBL_DNSBL_PROVIDER (4.00)[5.10.100.7:from]",
             ],
+        ),
+        (
+            "5.10.128.0",
+            &relayed,
+            &["Symbol: RBL_DNSBL_PROVIDER (4.00)[5.10.100.7:received]"],
         ),
     ];
     for (client, message, expected) in cases {
