@@ -1,6 +1,7 @@
 //! Black-box tests: the real `dnsbl` binary, a real SQLite file in a temporary directory,
 //! real DNS messages over UDP and TCP on loopback, and `dig` where it is installed; and
-//! the mail stack in front of it: Unbound, Postfix (with swaks) and SpamAssassin.
+//! the mail stack in front of it: Unbound, Postfix (with swaks), Exim, rspamd and
+//! SpamAssassin.
 
 mod admin;
 mod allow;

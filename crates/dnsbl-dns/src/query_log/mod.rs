@@ -25,7 +25,6 @@
 //! and the writer thread logs the count at warn level at most every
 //! [`DROP_REPORT_INTERVAL`].
 
-use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -35,11 +34,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime};
 
-use hickory_server::proto::op::{Message, Query};
+use hickory_server::proto::op::Query;
 use hickory_server::proto::rr::{RData, Record, RecordType};
-use time::OffsetDateTime;
-use time::macros::format_description;
 use tracing::warn;
+
+use line::format_line;
+
+mod line;
 
 /// Lines waiting for the writer thread. At 100,000 queries a second this is 40 ms of
 /// traffic, which covers a short stall of the disk.
@@ -62,13 +63,13 @@ struct Shared {
 }
 
 /// A query waiting to be written.
-struct Entry {
-    time: SystemTime,
-    client: SocketAddr,
-    content: Content,
+pub(super) struct Entry {
+    pub(super) time: SystemTime,
+    pub(super) client: SocketAddr,
+    pub(super) content: Content,
 }
 
-enum Content {
+pub(super) enum Content {
     /// A response in wire form, decoded by the writer thread.
     Wire(Vec<u8>),
     /// The fields of a response of the record path.
@@ -171,7 +172,7 @@ impl Shared {
     }
 }
 
-fn a_value(record: &Record) -> Option<Ipv4Addr> {
+pub(super) fn a_value(record: &Record) -> Option<Ipv4Addr> {
     match &record.data {
         RData::A(a) => Some(a.0),
         _ => None,
@@ -224,94 +225,11 @@ fn write_lines(
     }
 }
 
-/// Appends the line of `entry`, with its newline, to `line`.
-fn format_line(entry: &Entry, line: &mut String) {
-    let time = OffsetDateTime::from(entry.time)
-        .format(format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-        ))
-        .unwrap_or_else(|_| "-".to_string());
-    let (question, rcode, codes) = match &entry.content {
-        Content::Wire(bytes) => match Message::from_vec(bytes) {
-            Ok(message) => {
-                let question = message
-                    .queries
-                    .first()
-                    .map(|query| (query.name().to_string(), query.query_type()));
-                let codes = message.answers.iter().filter_map(a_value).collect();
-                (question, u16::from(message.metadata.response_code), codes)
-            }
-            // The wire path only sends messages it built; this is a safety net.
-            Err(_) => (
-                None,
-                u16::from(bytes.get(3).map_or(0, |b| b & 0x0f)),
-                vec![],
-            ),
-        },
-        Content::Fields {
-            question,
-            rcode,
-            codes,
-        } => (question.clone(), *rcode, codes.clone()),
-    };
-    let _ = write!(line, "{time} {} ", entry.client);
-    match &question {
-        Some((name, qtype)) => {
-            let _ = write!(line, "{name} ");
-            push_type(line, *qtype);
-        }
-        None => line.push_str("- -"),
-    }
-    line.push(' ');
-    push_rcode(line, rcode);
-    line.push(' ');
-    if codes.is_empty() {
-        line.push('-');
-    }
-    for (index, code) in codes.iter().enumerate() {
-        if index > 0 {
-            line.push(',');
-        }
-        let _ = write!(line, "{code}");
-    }
-    line.push('\n');
-}
-
-fn push_type(line: &mut String, qtype: RecordType) {
-    match qtype {
-        RecordType::Unknown(number) => {
-            let _ = write!(line, "TYPE{number}");
-        }
-        known => {
-            let _ = write!(line, "{known}");
-        }
-    }
-}
-
-/// Writes the mnemonic of RFC 1035 §4.1.1 and RFC 6891 §9, or `RCODEn`.
-fn push_rcode(line: &mut String, rcode: u16) {
-    let mnemonic = match rcode {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        9 => "NOTAUTH",
-        16 => "BADVERS",
-        other => {
-            let _ = write!(line, "RCODE{other}");
-            return;
-        }
-    };
-    line.push_str(mnemonic);
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
 
-    use hickory_server::proto::rr::{Name, rdata::A};
+    use hickory_server::proto::rr::Name;
 
     use super::*;
 
@@ -327,77 +245,6 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
-    }
-
-    fn entry(content: Content) -> Entry {
-        Entry {
-            time: SystemTime::UNIX_EPOCH + Duration::from_micros(1_796_406_894_123_456),
-            client: "127.0.0.1:53211".parse().unwrap(),
-            content,
-        }
-    }
-
-    fn fields(name: Option<&str>, qtype: RecordType, rcode: u16, codes: &[[u8; 4]]) -> Content {
-        Content::Fields {
-            question: name.map(|name| (name.to_string(), qtype)),
-            rcode,
-            codes: codes.iter().map(|octets| Ipv4Addr::from(*octets)).collect(),
-        }
-    }
-
-    #[test]
-    fn lines_have_six_fields() {
-        let cases = [
-            (
-                fields(
-                    Some("7.100.10.5.bl.example."),
-                    RecordType::A,
-                    0,
-                    &[[127, 0, 0, 2], [127, 0, 0, 4]],
-                ),
-                "2026-12-04T17:54:54.123456Z 127.0.0.1:53211 7.100.10.5.bl.example. A NOERROR 127.0.0.2,127.0.0.4\n",
-            ),
-            (
-                fields(Some("1.0.0.127.bl.example."), RecordType::TXT, 3, &[]),
-                "2026-12-04T17:54:54.123456Z 127.0.0.1:53211 1.0.0.127.bl.example. TXT NXDOMAIN -\n",
-            ),
-            (
-                fields(Some("x.example."), RecordType::Unknown(65280), 5, &[]),
-                "2026-12-04T17:54:54.123456Z 127.0.0.1:53211 x.example. TYPE65280 REFUSED -\n",
-            ),
-            (
-                fields(None, RecordType::A, 1, &[]),
-                "2026-12-04T17:54:54.123456Z 127.0.0.1:53211 - - FORMERR -\n",
-            ),
-            (
-                fields(Some("bl.example."), RecordType::SOA, 23, &[]),
-                "2026-12-04T17:54:54.123456Z 127.0.0.1:53211 bl.example. SOA RCODE23 -\n",
-            ),
-        ];
-        for (content, expected) in cases {
-            let mut line = String::new();
-            format_line(&entry(content), &mut line);
-            assert_eq!(line, expected);
-        }
-    }
-
-    #[test]
-    fn wire_responses_are_decoded() {
-        let name = Name::from_ascii("2.0.0.127.bl.example.").unwrap();
-        let mut message = Message::query();
-        message.metadata.message_type = hickory_server::proto::op::MessageType::Response;
-        message.add_query(Query::query(name.clone(), RecordType::A));
-        message.add_answer(Record::from_rdata(
-            name,
-            300,
-            RData::A(A::new(127, 0, 0, 2)),
-        ));
-        let mut line = String::new();
-        format_line(&entry(Content::Wire(message.to_vec().unwrap())), &mut line);
-        assert_eq!(
-            line,
-            "2026-12-04T17:54:54.123456Z 127.0.0.1:53211 2.0.0.127.bl.example. A NOERROR 127.0.0.2\n"
-        );
     }
 
     #[test]
