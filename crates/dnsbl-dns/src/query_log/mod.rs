@@ -1,5 +1,5 @@
-//! The query log: one line per answered query, written by a thread of its own so that
-//! the answer path never waits for a disk or a pipe.
+//! The query log: one line per query and its response, written by a thread of its own so
+//! that the answer path never waits for a disk or a pipe.
 //!
 //! A line has six fields separated by one space:
 //!
