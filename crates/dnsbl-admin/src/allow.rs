@@ -6,7 +6,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use dnsbl_config::{AllowEntry, AllowTarget};
 use dnsbl_core::AddrRange;
-use dnsbl_store::{AllowRecord, TokenInfo};
+use dnsbl_store::{AllowRecord, Page, TokenInfo};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -87,7 +87,7 @@ impl AllowBody {
         ("offset" = Option<i64>, Query, description = "Entries to skip"),
     ),
     responses(
-        (status = 200, description = "One page of allow-list entries", body = Object),
+        (status = 200, description = "One page of allow-list entries", body = Page<AllowRecord>),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
     )
@@ -95,7 +95,7 @@ impl AllowBody {
 pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-) -> Result<Json<dnsbl_store::Page<AllowRecord>>, ApiError> {
+) -> Result<Json<Page<AllowRecord>>, ApiError> {
     let (limit, offset) = page_bounds(query.limit, query.offset)?;
     Ok(Json(state.store.list_allow_entries(limit, offset).await?))
 }
@@ -107,7 +107,7 @@ pub async fn list(
     tag = "allow",
     request_body = AllowBody,
     responses(
-        (status = 201, description = "The entry was created", body = Object),
+        (status = 201, description = "The entry was created", body = AllowRecord),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "The token has the read role", body = ErrorBody),
         (status = 409, description = "An entry with that target and zone exists", body = ErrorBody),
@@ -144,7 +144,7 @@ pub async fn create(
     tag = "allow",
     params(("id" = i64, Path, description = "Entry id")),
     responses(
-        (status = 200, description = "The deleted entry", body = Object),
+        (status = 200, description = "The deleted entry", body = AllowRecord),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "The token has the read role", body = ErrorBody),
         (status = 404, description = "No entry with that id", body = ErrorBody),

@@ -68,7 +68,7 @@ impl OperatorBody {
         ("offset" = Option<i64>, Query, description = "Entries to skip"),
     ),
     responses(
-        (status = 200, description = "One page of operators", body = Object),
+        (status = 200, description = "One page of operators", body = Page<OperatorRecord>),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
     )
@@ -88,7 +88,7 @@ pub async fn list(
     tag = "operators",
     params(("name" = String, Path, description = "Operator name")),
     responses(
-        (status = 200, description = "The operator", body = Object),
+        (status = 200, description = "The operator", body = OperatorRecord),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "No operator of that name", body = ErrorBody),
     )
@@ -107,7 +107,7 @@ pub async fn get(
     tag = "operators",
     request_body = OperatorBody,
     responses(
-        (status = 201, description = "The operator was created", body = Object),
+        (status = 201, description = "The operator was created", body = OperatorRecord),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "The token has the read role", body = ErrorBody),
         (status = 409, description = "An operator of that name exists", body = ErrorBody),
@@ -139,7 +139,7 @@ pub async fn create(
     params(("name" = String, Path, description = "Operator name")),
     request_body = OperatorBody,
     responses(
-        (status = 200, description = "The operator was updated", body = Object),
+        (status = 200, description = "The operator was updated", body = OperatorRecord),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "The token has the read role", body = ErrorBody),
         (status = 404, description = "No operator of that name", body = ErrorBody),

@@ -68,7 +68,7 @@ pub fn audit(caller: &TokenInfo, method: &Method, uri: &Uri) -> AuditContext {
         ("contains" = Option<String>, Query, description = "An IP address the provider's netblocks cover"),
     ),
     responses(
-        (status = 200, description = "One page of providers", body = Object),
+        (status = 200, description = "One page of providers", body = Page<ProviderRecord>),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
     )
@@ -117,7 +117,7 @@ pub async fn list(
     tag = "providers",
     params(("name" = String, Path, description = "Provider name")),
     responses(
-        (status = 200, description = "The provider", body = Object),
+        (status = 200, description = "The provider", body = ProviderRecord),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "No provider of that name", body = ErrorBody),
     )
@@ -136,7 +136,7 @@ pub async fn get(
     tag = "providers",
     request_body = ProviderBody,
     responses(
-        (status = 201, description = "The provider was created", body = Object),
+        (status = 201, description = "The provider was created", body = ProviderRecord),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "The token has the read role", body = ErrorBody),
         (status = 409, description = "A provider of that name exists", body = ErrorBody),
@@ -168,7 +168,7 @@ pub async fn create(
     params(("name" = String, Path, description = "Provider name")),
     request_body = ProviderBody,
     responses(
-        (status = 200, description = "The provider was updated", body = Object),
+        (status = 200, description = "The provider was updated", body = ProviderRecord),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "The token has the read role", body = ErrorBody),
         (status = 404, description = "No provider of that name", body = ErrorBody),
@@ -208,7 +208,7 @@ pub struct DelistBody {
     params(("name" = String, Path, description = "Provider name")),
     request_body = DelistBody,
     responses(
-        (status = 200, description = "The provider was delisted", body = Object),
+        (status = 200, description = "The provider was delisted", body = ProviderRecord),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "The token has the read role", body = ErrorBody),
         (status = 404, description = "No provider of that name", body = ErrorBody),
@@ -247,7 +247,7 @@ pub async fn delist(
     tag = "providers",
     params(("name" = String, Path, description = "Provider name")),
     responses(
-        (status = 200, description = "The provider was relisted", body = Object),
+        (status = 200, description = "The provider was relisted", body = ProviderRecord),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "The token has the read role", body = ErrorBody),
         (status = 404, description = "No provider of that name", body = ErrorBody),

@@ -1,4 +1,4 @@
-//! Read-only endpoints: lookup, zones, categories and the audit log.
+//! Read-only endpoints: lookup, zones and the audit log.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -84,38 +84,6 @@ pub async fn zones(State(state): State<AppState>) -> Json<Vec<ZoneInfo>> {
     )
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CategoryInfo {
-    pub name: String,
-    pub code: String,
-    pub txt: String,
-}
-
-/// Lists the categories and their A and TXT answers.
-#[utoipa::path(
-    get,
-    path = "/v1/categories",
-    tag = "reads",
-    responses(
-        (status = 200, description = "Every category", body = Vec<CategoryInfo>),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-    )
-)]
-pub async fn categories(State(state): State<AppState>) -> Json<Vec<CategoryInfo>> {
-    let snapshot = state.snapshot.load();
-    Json(
-        snapshot
-            .categories
-            .iter()
-            .map(|category| CategoryInfo {
-                name: category.name.clone(),
-                code: category.code.to_string(),
-                txt: category.txt.clone(),
-            })
-            .collect(),
-    )
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
@@ -133,7 +101,7 @@ pub struct PageQuery {
         ("offset" = Option<i64>, Query, description = "Entries to skip"),
     ),
     responses(
-        (status = 200, description = "One page of audit entries", body = Vec<Object>),
+        (status = 200, description = "One page of audit entries", body = Vec<AuditEntry>),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
     )

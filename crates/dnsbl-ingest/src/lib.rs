@@ -8,6 +8,7 @@
 
 mod expansion;
 mod parse;
+mod progress;
 mod summary;
 
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ pub use parse::{
     ParseError, RoutingFile, parse_routing, parse_routing_limited, read_routing_file,
     read_routing_file_limited,
 };
+pub use progress::{IngestProgress, IngestStage, Tracking};
 pub use summary::{ExpandSummary, IngestSummary};
 
 /// Errors from an ingest or an expansion.
@@ -67,6 +69,18 @@ pub async fn ingest_with_register(
     register: Option<&Register>,
     limit: &RangeLimit,
 ) -> Result<IngestSummary, IngestError> {
+    ingest_tracked(store, files, register, limit, &Tracking::default()).await
+}
+
+/// Does what [`ingest_with_register`] does, and reports its progress, completes a run
+/// row and names the files as `tracking` says.
+pub async fn ingest_tracked(
+    store: &Store,
+    files: &[PathBuf],
+    register: Option<&Register>,
+    limit: &RangeLimit,
+    tracking: &Tracking<'_>,
+) -> Result<IngestSummary, IngestError> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     tracing::info!(files = files.len(), "ingest started");
@@ -74,9 +88,15 @@ pub async fn ingest_with_register(
         files: files.len(),
         ..IngestSummary::default()
     };
-    let result = ingest_files(store, files, register, limit, &mut summary).await;
+    let result = ingest_files(store, files, register, limit, tracking, &mut summary).await;
     summary.seconds = clock.elapsed().as_secs_f64();
-    let mut run = run_record(RunKind::Ingest, started_at, files, &summary);
+    let mut run = run_record(
+        RunKind::Ingest,
+        started_at,
+        &tracking.names(files),
+        &summary,
+    );
+    run.id = tracking.run_id;
     let result = match result {
         Ok(update) => commit_with_run(update, &run).await,
         Err(error) => Err(error),
@@ -96,7 +116,7 @@ pub async fn ingest_with_register(
             Ok(summary)
         }
         Err(error) => {
-            run.error = Some(error.to_string());
+            run.error = Some(tracking.rename_in(files, error.to_string()));
             record_failure(store, &run, &error).await;
             Err(error)
         }
@@ -109,11 +129,13 @@ async fn ingest_files(
     files: &[PathBuf],
     register: Option<&Register>,
     limit: &RangeLimit,
+    tracking: &Tracking<'_>,
     summary: &mut IngestSummary,
 ) -> Result<Update, IngestError> {
     if files.is_empty() {
         return Err(IngestError::NoFiles);
     }
+    tracking.stage(IngestStage::Parsing);
     let paths = files.to_vec();
     let limit = *limit;
     let parsed = tokio::task::spawn_blocking(move || {
@@ -127,7 +149,10 @@ async fn ingest_files(
 
     let mut rows = Vec::with_capacity(parsed.iter().map(|file| file.rows.len()).sum());
     let mut sources = Vec::with_capacity(parsed.len());
-    for file in parsed {
+    let names = tracking.names(files);
+    for (mut file, name) in parsed.into_iter().zip(names) {
+        tracking.add(|progress| &progress.rows_read, file.rows.len() as u64);
+        file.source.path = name;
         // One empty file among several would drop a whole family of routes, and with it
         // every listing of that family by ASN.
         if file.rows.is_empty() {
@@ -144,6 +169,7 @@ async fn ingest_files(
         return Err(IngestError::NoRows);
     }
 
+    tracking.stage(IngestStage::Storing);
     let mut update = store.begin_update().await?;
     if let Some(register) = register {
         update.sync_register(register).await?;
@@ -151,6 +177,10 @@ async fn ingest_files(
     update.replace_routing(&rows, &sources).await?;
     drop(rows);
     let counts = expansion::expand_in(&mut update).await?;
+    tracking.add(
+        |progress| &progress.ranges_stored,
+        counts.ranges_v4 + counts.ranges_v6,
+    );
     summary.providers_expanded = counts.providers_expanded;
     summary.ranges_v4 = counts.ranges_v4;
     summary.ranges_v6 = counts.ranges_v6;
@@ -216,6 +246,7 @@ fn run_record(
     summary: &IngestSummary,
 ) -> RunRecord {
     RunRecord {
+        id: None,
         kind,
         started_at,
         finished_at: SystemTime::now(),

@@ -37,7 +37,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
 pub use records::{ZoneNameError, ZoneRecords};
-pub use txt::render_txt;
+pub use txt::{PLACEHOLDERS, render_txt};
 pub use wire::{WireAnswerer, WireOutcome, WireScratch};
 
 use crate::model::{AnswerStyle, ZoneKind, ZoneSpec};

@@ -61,6 +61,18 @@ pub fn render_txt(
     output
 }
 
+/// The placeholder names of TXT templates, each written as `{name}`.
+pub const PLACEHOLDERS: &[&str] = &[
+    "query",
+    "provider",
+    "operator",
+    "source",
+    "asn",
+    "netblock",
+    "category",
+    "lookup_url",
+];
+
 /// Appends the value of placeholder `name`; returns false for an unknown name.
 fn substitute(
     output: &mut String,
@@ -114,6 +126,15 @@ mod tests {
             name: "bad-service-provider".into(),
             code: [127, 0, 0, 3].into(),
             txt: String::new(),
+        }
+    }
+
+    #[test]
+    fn every_placeholder_substituted() {
+        for name in PLACEHOLDERS {
+            let mut output = String::new();
+            let known = substitute(&mut output, name, "q", &listing(None), &category(), "u");
+            assert!(known, "placeholder {name}");
         }
     }
 
