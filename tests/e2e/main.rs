@@ -3,12 +3,16 @@
 //! the mail stack in front of it: Unbound, Postfix (with swaks) and SpamAssassin.
 
 mod admin;
+mod admin_ingest;
 mod allow;
+mod api_walk;
 mod bad_input;
+mod categories;
 mod check;
 mod crash;
 mod db_state;
 mod export;
+mod file_server;
 mod http;
 mod ingest;
 mod mail;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::body::{JsonBody, parse_domain};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorResponse};
 use crate::providers::{audit, page_bounds};
 use crate::reads::PageQuery;
 
@@ -21,6 +21,7 @@ use crate::reads::PageQuery;
 pub struct AllowBody {
     /// A CIDR prefix, an inclusive range `a-b`, a single address or a domain.
     pub target: String,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub reason: String,
     /// Apex of the zone the entry applies to; absent applies to every zone.
     pub zone: Option<String>,
@@ -83,13 +84,13 @@ impl AllowBody {
     path = "/v1/allow",
     tag = "allow",
     params(
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100)"),
-        ("offset" = Option<i64>, Query, description = "Entries to skip"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Entries to skip"),
     ),
     responses(
         (status = 200, description = "One page of allow-list entries", body = Page<AllowRecord>),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn list(
@@ -108,10 +109,10 @@ pub async fn list(
     request_body = AllowBody,
     responses(
         (status = 201, description = "The entry was created", body = AllowRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 409, description = "An entry with that target and zone exists", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 409, description = "An entry with that target and zone exists", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn create(
@@ -145,10 +146,11 @@ pub async fn create(
     params(("id" = i64, Path, description = "Entry id")),
     responses(
         (status = 200, description = "The deleted entry", body = AllowRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 404, description = "No entry with that id", body = ErrorBody),
-        (status = 409, description = "The entry comes from register.toml", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No entry with that id", body = ErrorResponse),
+        (status = 409, description = "The entry comes from register.toml", body = ErrorResponse),
+        (status = 422, description = "The id is not a number", body = ErrorResponse),
     )
 )]
 pub async fn delete(

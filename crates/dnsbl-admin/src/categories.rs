@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::body::{JsonBody, check_body_name, check_name};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorResponse};
 use crate::providers::audit;
 
 /// Longest accepted TXT template, in bytes. One TXT character-string holds 255 bytes
@@ -25,8 +25,10 @@ const MAX_TXT_BYTES: usize = 1000;
 #[serde(deny_unknown_fields)]
 pub struct CategoryBody {
     /// Required on create; on update it must match the path if given.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
     pub name: Option<String>,
     /// The A record value, in 127.0.0.0/8 but not 127.0.0.1 or 127.255.255.0/24.
+    #[schema(pattern = "^127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}$")]
     pub code: String,
     /// TXT template with the placeholders `{query}`, `{provider}`, `{operator}`,
     /// `{source}`, `{asn}`, `{netblock}`, `{category}` and `{lookup_url}`; `{{` and `}}`
@@ -135,7 +137,7 @@ fn check_template(txt: &str) -> Result<(), ApiError> {
     tag = "categories",
     responses(
         (status = 200, description = "Every category", body = Vec<CategoryRecord>),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
     )
 )]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<CategoryRecord>>, ApiError> {
@@ -150,8 +152,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<CategoryReco
     params(("name" = String, Path, description = "Category name")),
     responses(
         (status = 200, description = "The category", body = CategoryRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 404, description = "No category of that name", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 404, description = "No category of that name", body = ErrorResponse),
     )
 )]
 pub async fn get(
@@ -169,10 +171,10 @@ pub async fn get(
     request_body = CategoryBody,
     responses(
         (status = 201, description = "The category was created", body = CategoryRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 409, description = "A category of that name exists", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 409, description = "A category of that name exists", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn create(
@@ -202,11 +204,11 @@ pub async fn create(
     request_body = CategoryBody,
     responses(
         (status = 200, description = "The category was updated", body = CategoryRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 404, description = "No category of that name", body = ErrorBody),
-        (status = 409, description = "The category comes from register.toml", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No category of that name", body = ErrorResponse),
+        (status = 409, description = "The category comes from register.toml", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn update(

@@ -16,6 +16,13 @@ pub struct ApiError {
     pub body: ErrorBody,
 }
 
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
+}
+
+/// The error inside [`ErrorResponse`].
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable machine-readable code, for example `invalid_netblock`.
@@ -107,8 +114,7 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.body });
-        (self.status, Json(body)).into_response()
+        (self.status, Json(ErrorResponse { error: self.body })).into_response()
     }
 }
 
@@ -169,14 +175,16 @@ fn describe_status(
         StatusCode::BAD_REQUEST => ("invalid_request", or_text("malformed request")),
         StatusCode::NOT_FOUND => ("not_found", or_text("not found")),
         StatusCode::METHOD_NOT_ALLOWED => {
-            let allowed = allow
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            (
-                "method_not_allowed",
-                format!("the method is not allowed on this path; allowed: {allowed}"),
-            )
+            // axum adds the Allow header outside this layer, so it is usually absent here.
+            let message = match allow.and_then(|value| value.to_str().ok()) {
+                Some(allowed) if !allowed.is_empty() => {
+                    format!("the method is not allowed on this path; allowed: {allowed}")
+                }
+                _ => "the method is not allowed on this path; the Allow header lists the \
+                      allowed methods"
+                    .to_owned(),
+            };
+            ("method_not_allowed", message)
         }
         StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", or_text("request body too large")),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (

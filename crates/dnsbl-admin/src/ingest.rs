@@ -8,7 +8,6 @@
 //! was. The run is recorded in `ingest_runs` when it starts and polled by its id.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -17,83 +16,20 @@ use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use dnsbl_core::RangeLimit;
 use dnsbl_ingest::{IngestProgress, IngestStage, Tracking};
 use dnsbl_store::{RunKind, RunRecord, StoredRun, TokenInfo};
 use serde::Serialize;
 
 use crate::AppState;
-use crate::download::{DownloadLimits, download, file_name};
-use crate::error::{ApiError, ErrorBody};
+use crate::download::{download, file_name};
+use crate::error::{ApiError, ErrorResponse};
+pub use crate::ingest_source::{IngestSettings, IngestSource};
 use crate::providers::page_bounds;
 use crate::reads::PageQuery;
 
 /// How long a finished ingest waits for the reload loop to serve its serial before it
 /// reports the run as finished anyway.
 const SWAP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// One routing data source of `POST /v1/ingest`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum IngestSource {
-    File(PathBuf),
-    Url(reqwest::Url),
-}
-
-impl FromStr for IngestSource {
-    type Err = String;
-
-    /// Reads `http://...` and `https://...` as URLs and anything without `://` as a path.
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let lower = text.to_ascii_lowercase();
-        if lower.starts_with("http://") || lower.starts_with("https://") {
-            let url = reqwest::Url::parse(text)
-                .map_err(|error| format!("invalid URL {text:?}: {error}"))?;
-            return Ok(IngestSource::Url(url));
-        }
-        if text.contains("://") {
-            return Err(format!(
-                "unsupported ingest source {text:?}: expected a file path or an http:// or \
-                 https:// URL"
-            ));
-        }
-        if text.is_empty() {
-            return Err("empty ingest source: expected a file path or a URL".into());
-        }
-        Ok(IngestSource::File(PathBuf::from(text)))
-    }
-}
-
-impl std::fmt::Display for IngestSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            IngestSource::File(path) => write!(f, "{}", path.display()),
-            IngestSource::Url(url) => write!(f, "{url}"),
-        }
-    }
-}
-
-/// The ingest settings of `dnsbl serve`.
-#[derive(Clone, Debug)]
-pub struct IngestSettings {
-    /// Read together, they replace the stored routing data. Empty disables `POST /v1/ingest`.
-    pub sources: Vec<IngestSource>,
-    /// Maximum width of one routing row.
-    pub limit: RangeLimit,
-    pub download: DownloadLimits,
-}
-
-impl Default for IngestSettings {
-    fn default() -> Self {
-        IngestSettings {
-            sources: Vec::new(),
-            limit: RangeLimit::DEFAULT,
-            download: DownloadLimits {
-                max_bytes: 512 * 1024 * 1024,
-                timeout: Duration::from_secs(600),
-            },
-        }
-    }
-}
 
 /// The ingest settings and the one ingest that may run at a time.
 #[derive(Debug, Default)]
@@ -140,8 +76,8 @@ pub struct IngestRunView {
 }
 
 impl IngestRunView {
-    /// The view of `run`. A run that is still in memory reports `running`, even after its
-    /// commit, until the snapshot with its data is served.
+    /// Builds the view of `run`. A run that is still in memory reports `running`, even
+    /// after its commit, until the snapshot with its data is served.
     fn new(mut run: StoredRun, running: Option<&RunningIngest>) -> Self {
         let finished_rows = u64::try_from(run.rows_v4 + run.rows_v6).unwrap_or(0);
         let finished_ranges = u64::try_from(run.ranges_v4 + run.ranges_v6).unwrap_or(0);
@@ -179,10 +115,11 @@ impl IngestRunView {
     path = "/v1/ingest",
     tag = "ingest",
     responses(
-        (status = 202, description = "The ingest started; poll the run at its Location", body = IngestRunView),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 409, description = "An ingest is running, or no source is configured", body = ErrorBody),
+        (status = 202, description = "The ingest started; poll the run at its Location", body = IngestRunView,
+            headers(("Location" = String, description = "Path of the run, /v1/ingest-runs/{id}"))),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 409, description = "An ingest is running, or no source is configured", body = ErrorResponse),
     )
 )]
 pub async fn start(
@@ -203,6 +140,7 @@ pub async fn start(
         .iter()
         .map(|source| PathBuf::from(source.to_string()))
         .collect();
+
     let running = {
         let mut slot = state
             .ingests
@@ -235,6 +173,7 @@ pub async fn start(
         *slot = Some(running.clone());
         running
     };
+
     let id = match state.store.start_run(RunKind::Ingest, &names).await {
         Ok(id) => id,
         Err(error) => {
@@ -245,6 +184,7 @@ pub async fn start(
     let running = RunningIngest { id, ..running };
     set_running(&state, Some(running.clone()));
     tracing::info!(run = id, token = %caller.name, sources = ?names, "ingest started through the admin API");
+
     let run = state.store.get_run(id).await?;
     let view = IngestRunView::new(run, Some(&running));
     tokio::spawn(run_in_background(state.clone(), running, names));
@@ -402,13 +342,13 @@ async fn wait_for_snapshot(state: &AppState, serial: u32) {
     path = "/v1/ingest-runs",
     tag = "ingest",
     params(
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100)"),
-        ("offset" = Option<i64>, Query, description = "Runs to skip"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Runs to skip"),
     ),
     responses(
         (status = 200, description = "One page of runs", body = Vec<IngestRunView>),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn list(
@@ -433,9 +373,9 @@ pub async fn list(
     params(("id" = i64, Path, description = "Run id")),
     responses(
         (status = 200, description = "The run", body = IngestRunView),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 404, description = "No run with that id", body = ErrorBody),
-        (status = 422, description = "The id is not a number", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 404, description = "No run with that id", body = ErrorResponse),
+        (status = 422, description = "The id is not a number", body = ErrorResponse),
     )
 )]
 pub async fn get(
@@ -453,37 +393,4 @@ pub async fn get(
     let running = state.ingests.running();
     let run = state.store.get_run(id).await?;
     Ok(Json(IngestRunView::new(run, running.as_ref())))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn source_syntax() {
-        let cases = [
-            (
-                "zones/data/asn.csv",
-                Ok(IngestSource::File("zones/data/asn.csv".into())),
-            ),
-            (
-                "https://127.0.0.1/asn-ipv4.csv",
-                Ok(IngestSource::Url(
-                    reqwest::Url::parse("https://127.0.0.1/asn-ipv4.csv").unwrap(),
-                )),
-            ),
-            (
-                "HTTP://127.0.0.1:8080/a.csv",
-                Ok(IngestSource::Url(
-                    reqwest::Url::parse("http://127.0.0.1:8080/a.csv").unwrap(),
-                )),
-            ),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(text.parse::<IngestSource>(), expected, "source {text}");
-        }
-        for bad in ["ftp://127.0.0.1/a.csv", "", "http://"] {
-            assert!(bad.parse::<IngestSource>().is_err(), "source {bad:?}");
-        }
-    }
 }

@@ -16,7 +16,7 @@
 //! - `POST /v1/ingest`, `GET /v1/ingest-runs?limit=&offset=`, `GET /v1/ingest-runs/{id}`
 //! - `GET /v1/audit?limit=&offset=`, `GET /metrics`, `GET /v1/openapi.json`
 //!
-//! Every error, including axum's own rejections, has the JSON body of [`ErrorBody`].
+//! Every error, including axum's own rejections, has the JSON body of [`ErrorResponse`].
 
 mod allow;
 mod auth;
@@ -25,6 +25,7 @@ mod categories;
 mod download;
 mod error;
 mod ingest;
+mod ingest_source;
 mod lookup;
 mod metrics;
 mod openapi;
@@ -47,7 +48,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use download::DownloadLimits;
-pub use error::{ApiError, ErrorBody};
+pub use error::{ApiError, ErrorBody, ErrorResponse};
 pub use ingest::{IngestSettings, IngestSource, Ingests};
 pub use lookup::{LookupError, LookupMatch, lookup};
 pub use metrics::{AdminMetrics, record_reload};

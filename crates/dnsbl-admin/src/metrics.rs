@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use dnsbl_core::{QueryCounters, Snapshot};
 
 use crate::AppState;
-use crate::error::ErrorBody;
+use crate::error::ErrorResponse;
 
 /// Counters of the admin API.
 #[derive(Debug, Default)]
@@ -69,7 +69,7 @@ pub fn record_reload(succeeded: bool) {
     tag = "meta",
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
     )
 )]
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::body::{JsonBody, check_body_name, check_name};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorResponse};
 use crate::providers::{audit, page_bounds};
 use crate::reads::PageQuery;
 
@@ -21,6 +21,7 @@ const MAX_ALIAS_CHARS: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct OperatorBody {
     /// Required on create; on update it must match the path if given.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
     pub name: Option<String>,
     pub note: Option<String>,
     /// Other names of the operator, for example a former company name.
@@ -64,13 +65,13 @@ impl OperatorBody {
     path = "/v1/operators",
     tag = "operators",
     params(
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100)"),
-        ("offset" = Option<i64>, Query, description = "Entries to skip"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Entries to skip"),
     ),
     responses(
         (status = 200, description = "One page of operators", body = Page<OperatorRecord>),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn list(
@@ -89,8 +90,8 @@ pub async fn list(
     params(("name" = String, Path, description = "Operator name")),
     responses(
         (status = 200, description = "The operator", body = OperatorRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 404, description = "No operator of that name", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 404, description = "No operator of that name", body = ErrorResponse),
     )
 )]
 pub async fn get(
@@ -108,10 +109,10 @@ pub async fn get(
     request_body = OperatorBody,
     responses(
         (status = 201, description = "The operator was created", body = OperatorRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 409, description = "An operator of that name exists", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 409, description = "An operator of that name exists", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn create(
@@ -140,11 +141,11 @@ pub async fn create(
     request_body = OperatorBody,
     responses(
         (status = 200, description = "The operator was updated", body = OperatorRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 404, description = "No operator of that name", body = ErrorBody),
-        (status = 409, description = "The operator comes from register.toml", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No operator of that name", body = ErrorResponse),
+        (status = 409, description = "The operator comes from register.toml", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn update(

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::body::{JsonBody, ProviderBody, check_body_name};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorResponse};
 
 /// Default and maximum page size of list endpoints.
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -61,16 +61,16 @@ pub fn audit(caller: &TokenInfo, method: &Method, uri: &Uri) -> AuditContext {
     path = "/v1/providers",
     tag = "providers",
     params(
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100)"),
-        ("offset" = Option<i64>, Query, description = "Entries to skip"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Entries to skip"),
         ("name" = Option<String>, Query, description = "Exact provider name"),
         ("asn" = Option<String>, Query, description = "AS number like AS64500"),
         ("contains" = Option<String>, Query, description = "An IP address the provider's netblocks cover"),
     ),
     responses(
         (status = 200, description = "One page of providers", body = Page<ProviderRecord>),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn list(
@@ -118,8 +118,8 @@ pub async fn list(
     params(("name" = String, Path, description = "Provider name")),
     responses(
         (status = 200, description = "The provider", body = ProviderRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 404, description = "No provider of that name", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 404, description = "No provider of that name", body = ErrorResponse),
     )
 )]
 pub async fn get(
@@ -137,10 +137,10 @@ pub async fn get(
     request_body = ProviderBody,
     responses(
         (status = 201, description = "The provider was created", body = ProviderRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 409, description = "A provider of that name exists", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 409, description = "A provider of that name exists", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn create(
@@ -169,11 +169,11 @@ pub async fn create(
     request_body = ProviderBody,
     responses(
         (status = 200, description = "The provider was updated", body = ProviderRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 404, description = "No provider of that name", body = ErrorBody),
-        (status = 409, description = "The provider comes from register.toml", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No provider of that name", body = ErrorResponse),
+        (status = 409, description = "The provider comes from register.toml", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn update(
@@ -197,6 +197,7 @@ pub async fn update(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DelistBody {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub reason: String,
 }
 
@@ -209,11 +210,11 @@ pub struct DelistBody {
     request_body = DelistBody,
     responses(
         (status = 200, description = "The provider was delisted", body = ProviderRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 404, description = "No provider of that name", body = ErrorBody),
-        (status = 409, description = "The provider is already delisted", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No provider of that name", body = ErrorResponse),
+        (status = 409, description = "The provider is already delisted", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn delist(
@@ -248,10 +249,10 @@ pub async fn delist(
     params(("name" = String, Path, description = "Provider name")),
     responses(
         (status = 200, description = "The provider was relisted", body = ProviderRecord),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 404, description = "No provider of that name", body = ErrorBody),
-        (status = 409, description = "The provider is listed already", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No provider of that name", body = ErrorResponse),
+        (status = 409, description = "The provider is listed already", body = ErrorResponse),
     )
 )]
 pub async fn relist(

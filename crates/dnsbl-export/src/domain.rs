@@ -124,3 +124,60 @@ pub(crate) fn sort_key(domain: &str, wildcard: bool) -> String {
     }
     labels.join("\u{1}")
 }
+
+#[cfg(test)]
+mod tests {
+    use dnsbl_core::{Category, Listing, ListingSource, SnapshotBuilder, ZoneKind, ZoneSpec};
+
+    use super::*;
+    use crate::address::tests::zone_spec;
+
+    /// The owners of a domain zone with `listed.test` listed, as (domain, wildcard, number
+    /// of listings).
+    fn owners() -> Vec<(String, bool, usize)> {
+        let spec = ZoneSpec {
+            name: "dbl.example".into(),
+            kind: ZoneKind::Domain,
+            ..zone_spec()
+        };
+        let categories = vec![Category {
+            name: "c".into(),
+            code: [127, 0, 0, 2].into(),
+            txt: String::new(),
+        }];
+        let mut builder = SnapshotBuilder::new(1, vec![spec], categories);
+        let id = builder.add_listing(Listing {
+            provider: "p".into(),
+            operator: None,
+            category: 0,
+            source: ListingSource::Domain("listed.test".into()),
+            listed_since: None,
+        });
+        builder.add_domain("listed.test", id);
+        let snapshot = builder.build().expect("the snapshot builds");
+        domain_entries(&snapshot.zones[0])
+            .into_iter()
+            .filter_map(|entry| match entry {
+                DomainEntry::Listed {
+                    domain,
+                    wildcard,
+                    listings,
+                } => Some((domain, wildcard, listings.len())),
+                DomainEntry::Excluded { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn test_entry_has_no_wildcard() {
+        let owners = owners();
+        assert_eq!(
+            owners,
+            [
+                ("test".to_string(), false, 1),
+                ("listed.test".to_string(), false, 1),
+                ("listed.test".to_string(), true, 1),
+            ]
+        );
+    }
+}
