@@ -47,7 +47,7 @@ impl FileServer {
         }
     }
 
-    /// The URL of `path` on this server.
+    /// Returns the URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -68,7 +68,7 @@ impl FileServer {
 impl Drop for FileServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        // Wakes the accept loop so that it sees the flag.
+        // A connection wakes the accept loop, which then reads the flag and stops.
         let _ = TcpStream::connect(self.addr);
     }
 }
