@@ -98,6 +98,25 @@ fn ingest_from_url() {
     let second = request(admin, "POST", "/v1/ingest", Some(&token), None);
     assert_eq!(second.status, 409, "body: {}", second.body);
     assert_eq!(second.json()["error"]["code"], "ingest_running");
+    let write = request(
+        admin,
+        "POST",
+        "/v1/operators",
+        Some(&token),
+        Some(r#"{"name": "during-ingest"}"#),
+    );
+    assert_eq!(write.status, 409, "body: {}", write.body);
+    assert_eq!(write.json()["error"]["code"], "ingest_running");
+    let read = request(
+        admin,
+        "GET",
+        &format!("/v1/ingest-runs/{id}"),
+        Some(&token),
+        None,
+    );
+    assert_eq!(read.status, 200, "body: {}", read.body);
+    assert_eq!(read.json()["status"], "running", "body: {}", read.body);
+    assert_eq!(read.json()["stage"], "downloading", "body: {}", read.body);
     let run = wait_for_run(admin, &token, id);
     assert_eq!(run["status"], "ok", "run: {run}");
     assert_eq!(run["stage"], "finished", "run: {run}");

@@ -15,6 +15,7 @@ mod export;
 mod file_server;
 mod http;
 mod ingest;
+mod lookup;
 mod mail;
 mod metrics;
 mod mirrors;

@@ -26,6 +26,7 @@ mod download;
 mod error;
 mod ingest;
 mod ingest_source;
+mod ingest_task;
 mod lookup;
 mod metrics;
 mod openapi;
@@ -122,6 +123,10 @@ pub fn router(state: AppState) -> Router {
     let (routes, _document) = api_router().split_for_parts();
     routes
         .fallback(reads::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ingest::reject_writes_while_ingesting,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
