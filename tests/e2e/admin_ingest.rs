@@ -107,6 +107,8 @@ fn ingest_from_url() {
     );
     assert_eq!(write.status, 409, "body: {}", write.body);
     assert_eq!(write.json()["error"]["code"], "ingest_running");
+    let unrouted = request(admin, "PATCH", "/v1/operators", Some(&token), Some("{}"));
+    assert_eq!(unrouted.status, 405, "body: {}", unrouted.body);
     let read = request(
         admin,
         "GET",

@@ -122,6 +122,7 @@ pub async fn create(
     uri: Uri,
     JsonBody(body): JsonBody<AllowBody>,
 ) -> Result<(StatusCode, Json<AllowRecord>), ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     let zones: Vec<String> = state
         .snapshot
         .load()
@@ -160,6 +161,7 @@ pub async fn delete(
     uri: Uri,
     Path(id): Path<String>,
 ) -> Result<Json<AllowRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     let id = id.parse::<i64>().map_err(|_| {
         ApiError::invalid(
             "invalid_id",

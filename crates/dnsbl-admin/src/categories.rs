@@ -184,6 +184,7 @@ pub async fn create(
     uri: Uri,
     JsonBody(body): JsonBody<CategoryBody>,
 ) -> Result<(StatusCode, Json<CategoryRecord>), ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     let name = body.name.clone().unwrap_or_default();
     let category = body.validate(&name, &state.snapshot.load())?;
     let record = state
@@ -219,6 +220,7 @@ pub async fn update(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<CategoryBody>,
 ) -> Result<Json<CategoryRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     check_body_name("category", &name, body.name.as_ref())?;
     let category = body.validate(&name, &state.snapshot.load())?;
     let record = state

@@ -14,6 +14,8 @@ use serde::Serialize;
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
+    /// Seconds for the `Retry-After` header, for an error that goes away by itself.
+    pub retry_after: Option<u32>,
 }
 
 /// The JSON body of every error response.
@@ -40,6 +42,7 @@ impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
+            retry_after: None,
             body: ErrorBody {
                 code,
                 message: message.into(),
@@ -114,7 +117,13 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorResponse { error: self.body })).into_response()
+        let mut response = (self.status, Json(ErrorResponse { error: self.body })).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

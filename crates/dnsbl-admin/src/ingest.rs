@@ -48,39 +48,25 @@ impl Ingests {
     }
 }
 
-/// Rejects every write but `POST /v1/ingest` with 409 while an ingest started through
-/// the API runs. The ingest holds SQLite's write lock for its whole transaction, which
-/// for the full routing data takes longer than the store's busy timeout, so a write
-/// would otherwise wait and then fail with "database is locked".
-pub async fn reject_writes_while_ingesting(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let writes = !matches!(
-        *request.method(),
-        axum::http::Method::GET | axum::http::Method::HEAD
+/// Returns 409 `ingest_running` while an ingest started through the API runs. Every
+/// write handler calls it first: the ingest holds SQLite's write lock for its whole
+/// transaction, which for the full routing data takes longer than the store's busy
+/// timeout, so a write would otherwise wait and then fail with "database is locked".
+pub(crate) fn reject_write_while_ingesting(state: &AppState) -> Result<(), ApiError> {
+    let Some(running) = state.ingests.running() else {
+        return Ok(());
+    };
+    let mut error = ApiError::new(
+        StatusCode::CONFLICT,
+        "ingest_running",
+        format!(
+            "ingest run {} is replacing the routing data; retry this write when \
+             GET /v1/ingest-runs/{} reports it finished",
+            running.id, running.id
+        ),
     );
-    if writes
-        && request.uri().path() != "/v1/ingest"
-        && let Some(running) = state.ingests.running()
-    {
-        let mut response = ApiError::new(
-            StatusCode::CONFLICT,
-            "ingest_running",
-            format!(
-                "ingest run {} is replacing the routing data; retry this write when \
-                 GET /v1/ingest-runs/{} reports it finished",
-                running.id, running.id
-            ),
-        )
-        .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-        return response;
-    }
-    next.run(request).await
+    error.retry_after = Some(5);
+    Err(error)
 }
 
 #[derive(Clone, Debug)]

@@ -125,10 +125,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(reads::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            ingest::reject_writes_while_ingesting,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
             auth::require_token,
         ))
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))

@@ -122,6 +122,7 @@ pub async fn create(
     uri: Uri,
     JsonBody(body): JsonBody<OperatorBody>,
 ) -> Result<(StatusCode, Json<OperatorRecord>), ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     let name = body.name.clone().unwrap_or_default();
     check_name(&name)?;
     let operator = body.validate(&name)?;
@@ -156,6 +157,7 @@ pub async fn update(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<OperatorBody>,
 ) -> Result<Json<OperatorRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     check_body_name("operator", &name, body.name.as_ref())?;
     let operator = body.validate(&name)?;
     let record = state

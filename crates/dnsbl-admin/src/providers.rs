@@ -150,6 +150,7 @@ pub async fn create(
     uri: Uri,
     JsonBody(body): JsonBody<ProviderBody>,
 ) -> Result<(StatusCode, Json<ProviderRecord>), ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     let name = body.name.clone().unwrap_or_default();
     let provider = body.validate(&name)?;
     let record = state
@@ -184,6 +185,7 @@ pub async fn update(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<ProviderBody>,
 ) -> Result<Json<ProviderRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     check_body_name("provider", &name, body.name.as_ref())?;
     let provider = body.validate(&name)?;
     let record = state
@@ -225,6 +227,7 @@ pub async fn delist(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<DelistBody>,
 ) -> Result<Json<ProviderRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     if body.reason.trim().is_empty() {
         return Err(ApiError::invalid(
             "invalid_reason",
@@ -262,6 +265,7 @@ pub async fn relist(
     uri: Uri,
     Path(name): Path<String>,
 ) -> Result<Json<ProviderRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     let record = state
         .store
         .set_provider_listed(&audit(&caller, &method, &uri), &name, None)
