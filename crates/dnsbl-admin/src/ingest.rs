@@ -86,7 +86,8 @@ pub struct IngestRunView {
     pub rows_read: u64,
     /// Listed ranges written, both families.
     pub ranges_stored: u64,
-    /// Bytes downloaded so far; 0 for file sources and for runs of an earlier process.
+    /// Bytes downloaded so far while the run is in progress; 0 for file sources and once
+    /// the run has finished, because only the running ingest keeps the count.
     pub bytes_downloaded: u64,
 }
 
