@@ -4,17 +4,22 @@
 //! SpamAssassin.
 
 mod admin;
+mod admin_ingest;
 mod allow;
+mod api_walk;
 mod bad_input;
+mod categories;
 mod check;
 mod crash;
 mod db_state;
 mod exim;
 mod export;
+mod file_server;
 mod help;
 mod http;
 mod ingest;
 mod logs;
+mod lookup;
 mod mail;
 mod metrics;
 mod mirrors;

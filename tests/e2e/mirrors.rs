@@ -194,6 +194,7 @@ fn questions() -> Vec<Question> {
         "mail.example.net",
         "example.org",
         "test",
+        "mail.test",
         "invalid",
         "notexample.com",
     ] {

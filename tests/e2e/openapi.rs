@@ -15,6 +15,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/allow"),
     ("GET", "/v1/audit"),
     ("GET", "/v1/categories"),
+    ("POST", "/v1/categories"),
+    ("GET", "/v1/categories/{name}"),
+    ("PUT", "/v1/categories/{name}"),
+    ("POST", "/v1/ingest"),
+    ("GET", "/v1/ingest-runs"),
+    ("GET", "/v1/ingest-runs/{id}"),
     ("GET", "/v1/lookup/{query}"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/v1/operators"),
@@ -43,6 +49,32 @@ fn concrete(template: &str) -> String {
 /// Whether the response is the router's fallback for a path it does not route.
 fn unrouted(body: &str) -> bool {
     body.contains("no such route")
+}
+
+/// Checks that every JSON success response of an operation has a named schema (a
+/// `$ref`, or an array or page of them) and every error response the error schema.
+fn check_response_schemas(method: &str, path: &str, operation: &serde_json::Value) {
+    let responses = operation["responses"]
+        .as_object()
+        .expect("responses object");
+    for (status, response) in responses {
+        let schema = &response["content"]["application/json"]["schema"];
+        let what = format!("{method} {path} {status}: {schema}");
+        if status.starts_with('2') {
+            if path == "/v1/openapi.json" || path == "/metrics" {
+                continue;
+            }
+            let named = schema["$ref"].is_string()
+                || schema["items"]["$ref"].is_string()
+                || schema["properties"]["items"]["items"]["$ref"].is_string();
+            assert!(named, "success without a named schema: {what}");
+        } else {
+            assert_eq!(
+                schema["$ref"], "#/components/schemas/ErrorResponse",
+                "error without the error schema: {what}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -78,6 +110,12 @@ fn openapi_document_matches_router() {
         .map(|(method, path)| (method.to_string(), path.to_string()))
         .collect();
     assert_eq!(documented, expected);
+
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("path item object") {
+            check_response_schemas(method, path, operation);
+        }
+    }
 
     for path in paths.keys() {
         let target = concrete(path);

@@ -6,12 +6,12 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use dnsbl_config::{AllowEntry, AllowTarget};
 use dnsbl_core::AddrRange;
-use dnsbl_store::{AllowRecord, TokenInfo};
+use dnsbl_store::{AllowRecord, Page, TokenInfo};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::body::{JsonBody, parse_domain};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorResponse};
 use crate::providers::{audit, page_bounds};
 use crate::reads::PageQuery;
 
@@ -21,6 +21,7 @@ use crate::reads::PageQuery;
 pub struct AllowBody {
     /// A CIDR prefix, an inclusive range `a-b`, a single address or a domain.
     pub target: String,
+    #[schema(min_length = 1, pattern = "\\S")]
     pub reason: String,
     /// Apex of the zone the entry applies to; absent applies to every zone.
     pub zone: Option<String>,
@@ -83,19 +84,19 @@ impl AllowBody {
     path = "/v1/allow",
     tag = "allow",
     params(
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100)"),
-        ("offset" = Option<i64>, Query, description = "Entries to skip"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Entries to skip"),
     ),
     responses(
-        (status = 200, description = "One page of allow-list entries", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 200, description = "One page of allow-list entries", body = Page<AllowRecord>),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<PageQuery>,
-) -> Result<Json<dnsbl_store::Page<AllowRecord>>, ApiError> {
+) -> Result<Json<Page<AllowRecord>>, ApiError> {
     let (limit, offset) = page_bounds(query.limit, query.offset)?;
     Ok(Json(state.store.list_allow_entries(limit, offset).await?))
 }
@@ -107,11 +108,11 @@ pub async fn list(
     tag = "allow",
     request_body = AllowBody,
     responses(
-        (status = 201, description = "The entry was created", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 409, description = "An entry with that target and zone exists", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 201, description = "The entry was created", body = AllowRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 409, description = "An entry with that target and zone exists", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn create(
@@ -121,6 +122,7 @@ pub async fn create(
     uri: Uri,
     JsonBody(body): JsonBody<AllowBody>,
 ) -> Result<(StatusCode, Json<AllowRecord>), ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     let zones: Vec<String> = state
         .snapshot
         .load()
@@ -144,11 +146,12 @@ pub async fn create(
     tag = "allow",
     params(("id" = i64, Path, description = "Entry id")),
     responses(
-        (status = 200, description = "The deleted entry", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 404, description = "No entry with that id", body = ErrorBody),
-        (status = 409, description = "The entry comes from register.toml", body = ErrorBody),
+        (status = 200, description = "The deleted entry", body = AllowRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No entry with that id", body = ErrorResponse),
+        (status = 409, description = "The entry comes from register.toml", body = ErrorResponse),
+        (status = 422, description = "The id is not a number", body = ErrorResponse),
     )
 )]
 pub async fn delete(
@@ -158,6 +161,7 @@ pub async fn delete(
     uri: Uri,
     Path(id): Path<String>,
 ) -> Result<Json<AllowRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     let id = id.parse::<i64>().map_err(|_| {
         ApiError::invalid(
             "invalid_id",

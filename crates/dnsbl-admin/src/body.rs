@@ -13,8 +13,9 @@ use crate::error::ApiError;
 /// Largest accepted request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A JSON body: 400 for malformed JSON, 422 for JSON of the wrong shape, 413 when larger
-/// than [`MAX_BODY_BYTES`].
+/// A JSON object body: 400 for malformed JSON, 422 for JSON of the wrong shape (including
+/// an array, which serde would otherwise read as the struct's fields in order), 413 when
+/// larger than [`MAX_BODY_BYTES`].
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -32,6 +33,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 };
                 ApiError::new(status, code, rejection.body_text())
             })?;
+        let starts_object = bytes
+            .iter()
+            .find(|byte| !byte.is_ascii_whitespace())
+            .is_some_and(|&byte| byte == b'{');
+        if !starts_object {
+            return Err(match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(_) => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_field",
+                    "expected a JSON object",
+                ),
+                Err(error) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", error.to_string())
+                }
+            });
+        }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|error| {
@@ -53,6 +70,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 #[serde(deny_unknown_fields)]
 pub struct ProviderBody {
     /// Required on create; on update it must match the path if given.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
     pub name: Option<String>,
     pub category: String,
     pub operator: Option<String>,

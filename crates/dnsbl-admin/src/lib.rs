@@ -11,13 +11,22 @@
 //! - `GET|PUT /v1/providers/{name}`, `POST /v1/providers/{name}/delist|relist`
 //! - `GET|POST /v1/allow?limit=&offset=`, `DELETE /v1/allow/{id}`
 //! - `GET|POST /v1/operators?limit=&offset=`, `GET|PUT /v1/operators/{name}`
-//! - `GET /v1/lookup/{address-or-domain}`, `GET /v1/zones`, `GET /v1/categories`
+//! - `GET /v1/lookup/{address-or-domain}`, `GET /v1/zones`
+//! - `GET|POST /v1/categories`, `GET|PUT /v1/categories/{name}`
+//! - `POST /v1/ingest`, `GET /v1/ingest-runs?limit=&offset=`, `GET /v1/ingest-runs/{id}`
 //! - `GET /v1/audit?limit=&offset=`, `GET /metrics`, `GET /v1/openapi.json`
+//!
+//! Every error, including axum's own rejections, has the JSON body of [`ErrorResponse`].
 
 mod allow;
 mod auth;
 mod body;
+mod categories;
+mod download;
 mod error;
+mod ingest;
+mod ingest_source;
+mod ingest_task;
 mod lookup;
 mod metrics;
 mod openapi;
@@ -39,9 +48,11 @@ use tokio::task::JoinHandle;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use error::{ApiError, ErrorBody};
+pub use download::DownloadLimits;
+pub use error::{ApiError, ErrorBody, ErrorResponse};
+pub use ingest::{IngestSettings, IngestSource, Ingests};
 pub use lookup::{LookupError, LookupMatch, lookup};
-pub use metrics::AdminMetrics;
+pub use metrics::{AdminMetrics, record_reload};
 pub use openapi::document as openapi_document;
 
 /// What the API works on.
@@ -55,6 +66,8 @@ pub struct AppState {
     pub metrics: Arc<AdminMetrics>,
     /// The DNS listeners' response counters.
     pub queries: Arc<QueryCounters>,
+    /// The sources of `POST /v1/ingest` and its running ingest.
+    pub ingests: Arc<Ingests>,
 }
 
 impl AppState {
@@ -71,6 +84,12 @@ impl AppState {
         self.metrics.listing_writes.fetch_add(1, Ordering::Relaxed);
         self.listings_changed.notify_one();
         Ok(())
+    }
+
+    /// Wakes the reload loop after a write that changed answers but not the listed ranges
+    /// (a category's code or TXT template), so no expansion is needed.
+    fn answers_changed(&self) {
+        self.listings_changed.notify_one();
     }
 }
 
@@ -89,7 +108,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(operators::get, operators::update))
         .routes(routes!(reads::lookup))
         .routes(routes!(reads::zones))
-        .routes(routes!(reads::categories))
+        .routes(routes!(categories::list, categories::create))
+        .routes(routes!(categories::get, categories::update))
+        .routes(routes!(ingest::start))
+        .routes(routes!(ingest::list))
+        .routes(routes!(ingest::get))
         .routes(routes!(reads::audit))
         .routes(routes!(metrics::render))
         .routes(routes!(openapi::openapi_json))
@@ -105,6 +128,7 @@ pub fn router(state: AppState) -> Router {
             auth::require_token,
         ))
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(state)
 }
 
@@ -113,6 +137,16 @@ pub async fn spawn(
     listen: SocketAddr,
     state: AppState,
 ) -> std::io::Result<(SocketAddr, JoinHandle<()>)> {
+    // A run recorded as running by an earlier process never finishes otherwise.
+    match state
+        .store
+        .fail_unfinished_runs("interrupted: the server stopped before the ingest finished")
+        .await
+    {
+        Ok(0) => {}
+        Ok(count) => tracing::warn!(count, "marked ingest runs of an earlier process as failed"),
+        Err(error) => tracing::error!(%error, "failed to mark unfinished ingest runs as failed"),
+    }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let bound = listener.local_addr()?;
     let app = router(state);

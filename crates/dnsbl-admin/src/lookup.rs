@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use dnsbl_core::snapshot::TEST_LISTING;
 use dnsbl_core::{ListingId, ListingSource, Snapshot, ZoneKind};
 use serde::Serialize;
 
@@ -67,7 +68,15 @@ pub fn lookup(snapshot: &Snapshot, query: &str) -> Result<Vec<LookupMatch>, Look
             }
             for suffix in suffixes {
                 if let Some(found) = zone.domains.get(suffix) {
-                    ids.extend(found.iter().map(|id| (zone.spec.name.as_str(), *id)));
+                    // The RFC 5782 `test` entry lists that exact name only, as the live
+                    // server answers.
+                    let exact = suffix.len() == domain.len();
+                    ids.extend(
+                        found
+                            .iter()
+                            .filter(|&&id| exact || id != TEST_LISTING)
+                            .map(|id| (zone.spec.name.as_str(), *id)),
+                    );
                 }
             }
         }
@@ -95,4 +104,80 @@ pub fn lookup(snapshot: &Snapshot, query: &str) -> Result<Vec<LookupMatch>, Look
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use dnsbl_core::{AnswerStyle, Category, Listing, SnapshotBuilder, SoaSpec, ZoneSpec};
+
+    use super::*;
+
+    fn zone(name: &str, kind: ZoneKind) -> ZoneSpec {
+        ZoneSpec {
+            name: name.into(),
+            kind,
+            ttl: 60,
+            soa: SoaSpec {
+                mname: "ns.example.".into(),
+                rname: "hostmaster.example.".into(),
+                refresh: 3600,
+                retry: 600,
+                expire: 86400,
+                minimum: 60,
+                ttl: 60,
+            },
+            ns: vec!["ns.example.".into()],
+            ns_ttl: 60,
+            categories: None,
+            style: AnswerStyle::Zen,
+            lookup_url: None,
+            includes: Vec::new(),
+        }
+    }
+
+    /// A domain zone with `spam.example` and `listed.test` listed by one provider.
+    fn snapshot() -> Snapshot {
+        let categories = vec![Category {
+            name: "bad".into(),
+            code: [127, 0, 0, 2].into(),
+            txt: "{provider}".into(),
+        }];
+        let mut builder =
+            SnapshotBuilder::new(1, vec![zone("dbl.example", ZoneKind::Domain)], categories);
+        for domain in ["spam.example", "listed.test"] {
+            let id = builder.add_listing(Listing {
+                provider: "p".into(),
+                operator: None,
+                category: 0,
+                source: ListingSource::Domain(domain.into()),
+                listed_since: None,
+            });
+            builder.add_domain(domain, id);
+        }
+        builder.build().expect("the snapshot builds")
+    }
+
+    #[test]
+    fn test_entry_exact_only() {
+        let snapshot = snapshot();
+        let cases = [
+            ("test", vec!["test_entry"]),
+            ("TEST.", vec!["test_entry"]),
+            ("mail.test", vec![]),
+            ("a.b.test", vec![]),
+            ("listed.test", vec!["domain"]),
+            ("www.listed.test", vec!["domain"]),
+            ("spam.example", vec!["domain"]),
+            ("www.spam.example", vec!["domain"]),
+            ("invalid", vec![]),
+        ];
+        for (query, expected) in cases {
+            let kinds: Vec<&str> = lookup(&snapshot, query)
+                .expect("the query parses")
+                .iter()
+                .map(|found| found.source_kind)
+                .collect();
+            assert_eq!(kinds, expected, "query {query}");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use dnsbl_core::{QueryCounters, Snapshot};
 
 use crate::AppState;
-use crate::error::ErrorBody;
+use crate::error::ErrorResponse;
 
 /// Counters of the admin API.
 #[derive(Debug, Default)]
@@ -21,6 +21,45 @@ pub struct AdminMetrics {
     pub listing_writes: AtomicU64,
     /// Duration of the last expansion of the register after such a write, in microseconds.
     pub last_expansion_micros: AtomicU64,
+    /// Ingests started through `POST /v1/ingest` that committed.
+    pub ingests_succeeded: AtomicU64,
+    /// Ingests started through `POST /v1/ingest` that failed and changed nothing.
+    pub ingests_failed: AtomicU64,
+    /// Sum of the durations of those ingests (download included), in microseconds.
+    pub ingest_micros_sum: AtomicU64,
+    /// Duration of the last of those ingests, in microseconds.
+    pub last_ingest_micros: AtomicU64,
+}
+
+impl AdminMetrics {
+    /// Counts one finished ingest of `seconds`.
+    pub fn record_ingest(&self, succeeded: bool, seconds: f64) {
+        let counter = if succeeded {
+            &self.ingests_succeeded
+        } else {
+            &self.ingests_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let micros = (seconds * 1e6) as u64;
+        self.ingest_micros_sum.fetch_add(micros, Ordering::Relaxed);
+        self.last_ingest_micros.store(micros, Ordering::Relaxed);
+    }
+}
+
+/// Snapshot reloads of the process. They are counted in statics, because the reload loop
+/// of `dnsbl serve` runs outside the admin API and also without it (`--no-admin`).
+static RELOADS_SUCCEEDED: AtomicU64 = AtomicU64::new(0);
+static RELOADS_FAILED: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one snapshot reload: a new snapshot swapped in, or a failed attempt after which
+/// the previous snapshot keeps answering.
+pub fn record_reload(succeeded: bool) {
+    let counter = if succeeded {
+        &RELOADS_SUCCEEDED
+    } else {
+        &RELOADS_FAILED
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Returns the metrics in the Prometheus text format.
@@ -30,7 +69,7 @@ pub struct AdminMetrics {
     tag = "meta",
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
     )
 )]
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
@@ -83,6 +122,7 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
         );
     }
+    render_ingests(&mut text, &state.metrics);
     let expansion = state.metrics.last_expansion_micros.load(Ordering::Relaxed) as f64 / 1e6;
     let _ = writeln!(
         text,
@@ -93,6 +133,41 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     );
     render_queries(&mut text, &state.queries, &snapshot);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}
+
+/// Writes the reload counters and the ingest counters and durations.
+fn render_ingests(text: &mut String, metrics: &AdminMetrics) {
+    let _ = writeln!(
+        text,
+        "# HELP dnsbl_snapshot_reloads_total Snapshot reloads after a change of the data or \
+         SIGHUP, by result; a failed one keeps the previous snapshot.\n\
+         # TYPE dnsbl_snapshot_reloads_total counter\n\
+         dnsbl_snapshot_reloads_total{{result=\"ok\"}} {}\n\
+         dnsbl_snapshot_reloads_total{{result=\"failed\"}} {}",
+        RELOADS_SUCCEEDED.load(Ordering::Relaxed),
+        RELOADS_FAILED.load(Ordering::Relaxed),
+    );
+    let succeeded = metrics.ingests_succeeded.load(Ordering::Relaxed);
+    let failed = metrics.ingests_failed.load(Ordering::Relaxed);
+    let sum = metrics.ingest_micros_sum.load(Ordering::Relaxed) as f64 / 1e6;
+    let last = metrics.last_ingest_micros.load(Ordering::Relaxed) as f64 / 1e6;
+    let _ = writeln!(
+        text,
+        "# HELP dnsbl_admin_ingests_total Ingests started through POST /v1/ingest, by result.\n\
+         # TYPE dnsbl_admin_ingests_total counter\n\
+         dnsbl_admin_ingests_total{{result=\"ok\"}} {succeeded}\n\
+         dnsbl_admin_ingests_total{{result=\"failed\"}} {failed}\n\
+         # HELP dnsbl_admin_ingest_duration_seconds Durations of the ingests started through \
+         POST /v1/ingest, download included.\n\
+         # TYPE dnsbl_admin_ingest_duration_seconds summary\n\
+         dnsbl_admin_ingest_duration_seconds_sum {sum}\n\
+         dnsbl_admin_ingest_duration_seconds_count {}\n\
+         # HELP dnsbl_admin_last_ingest_seconds Duration of the last ingest started through \
+         POST /v1/ingest, 0 before the first.\n\
+         # TYPE dnsbl_admin_last_ingest_seconds gauge\n\
+         dnsbl_admin_last_ingest_seconds {last}",
+        succeeded + failed,
+    );
 }
 
 /// Writes the DNS response counters. Only non-zero series are written. The `zone` label is

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::body::{JsonBody, check_body_name, check_name};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorResponse};
 use crate::providers::{audit, page_bounds};
 use crate::reads::PageQuery;
 
@@ -21,6 +21,7 @@ const MAX_ALIAS_CHARS: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct OperatorBody {
     /// Required on create; on update it must match the path if given.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
     pub name: Option<String>,
     pub note: Option<String>,
     /// Other names of the operator, for example a former company name.
@@ -64,13 +65,13 @@ impl OperatorBody {
     path = "/v1/operators",
     tag = "operators",
     params(
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100)"),
-        ("offset" = Option<i64>, Query, description = "Entries to skip"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Entries to skip"),
     ),
     responses(
-        (status = 200, description = "One page of operators", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 200, description = "One page of operators", body = Page<OperatorRecord>),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn list(
@@ -88,9 +89,9 @@ pub async fn list(
     tag = "operators",
     params(("name" = String, Path, description = "Operator name")),
     responses(
-        (status = 200, description = "The operator", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 404, description = "No operator of that name", body = ErrorBody),
+        (status = 200, description = "The operator", body = OperatorRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 404, description = "No operator of that name", body = ErrorResponse),
     )
 )]
 pub async fn get(
@@ -107,11 +108,11 @@ pub async fn get(
     tag = "operators",
     request_body = OperatorBody,
     responses(
-        (status = 201, description = "The operator was created", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 409, description = "An operator of that name exists", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 201, description = "The operator was created", body = OperatorRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 409, description = "An operator of that name exists", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn create(
@@ -121,6 +122,7 @@ pub async fn create(
     uri: Uri,
     JsonBody(body): JsonBody<OperatorBody>,
 ) -> Result<(StatusCode, Json<OperatorRecord>), ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     let name = body.name.clone().unwrap_or_default();
     check_name(&name)?;
     let operator = body.validate(&name)?;
@@ -139,12 +141,12 @@ pub async fn create(
     params(("name" = String, Path, description = "Operator name")),
     request_body = OperatorBody,
     responses(
-        (status = 200, description = "The operator was updated", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 404, description = "No operator of that name", body = ErrorBody),
-        (status = 409, description = "The operator comes from register.toml", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 200, description = "The operator was updated", body = OperatorRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No operator of that name", body = ErrorResponse),
+        (status = 409, description = "The operator comes from register.toml", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn update(
@@ -155,6 +157,7 @@ pub async fn update(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<OperatorBody>,
 ) -> Result<Json<OperatorRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     check_body_name("operator", &name, body.name.as_ref())?;
     let operator = body.validate(&name)?;
     let record = state

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::body::{JsonBody, ProviderBody, check_body_name};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorResponse};
 
 /// Default and maximum page size of list endpoints.
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -61,16 +61,16 @@ pub fn audit(caller: &TokenInfo, method: &Method, uri: &Uri) -> AuditContext {
     path = "/v1/providers",
     tag = "providers",
     params(
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100)"),
-        ("offset" = Option<i64>, Query, description = "Entries to skip"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Entries to skip"),
         ("name" = Option<String>, Query, description = "Exact provider name"),
         ("asn" = Option<String>, Query, description = "AS number like AS64500"),
         ("contains" = Option<String>, Query, description = "An IP address the provider's netblocks cover"),
     ),
     responses(
-        (status = 200, description = "One page of providers", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 200, description = "One page of providers", body = Page<ProviderRecord>),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn list(
@@ -117,9 +117,9 @@ pub async fn list(
     tag = "providers",
     params(("name" = String, Path, description = "Provider name")),
     responses(
-        (status = 200, description = "The provider", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 404, description = "No provider of that name", body = ErrorBody),
+        (status = 200, description = "The provider", body = ProviderRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 404, description = "No provider of that name", body = ErrorResponse),
     )
 )]
 pub async fn get(
@@ -136,11 +136,11 @@ pub async fn get(
     tag = "providers",
     request_body = ProviderBody,
     responses(
-        (status = 201, description = "The provider was created", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 409, description = "A provider of that name exists", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 201, description = "The provider was created", body = ProviderRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 409, description = "A provider of that name exists", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn create(
@@ -150,6 +150,7 @@ pub async fn create(
     uri: Uri,
     JsonBody(body): JsonBody<ProviderBody>,
 ) -> Result<(StatusCode, Json<ProviderRecord>), ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     let name = body.name.clone().unwrap_or_default();
     let provider = body.validate(&name)?;
     let record = state
@@ -168,12 +169,12 @@ pub async fn create(
     params(("name" = String, Path, description = "Provider name")),
     request_body = ProviderBody,
     responses(
-        (status = 200, description = "The provider was updated", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 404, description = "No provider of that name", body = ErrorBody),
-        (status = 409, description = "The provider comes from register.toml", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 200, description = "The provider was updated", body = ProviderRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No provider of that name", body = ErrorResponse),
+        (status = 409, description = "The provider comes from register.toml", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn update(
@@ -184,6 +185,7 @@ pub async fn update(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<ProviderBody>,
 ) -> Result<Json<ProviderRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     check_body_name("provider", &name, body.name.as_ref())?;
     let provider = body.validate(&name)?;
     let record = state
@@ -197,6 +199,7 @@ pub async fn update(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DelistBody {
+    #[schema(min_length = 1, pattern = "\\S")]
     pub reason: String,
 }
 
@@ -208,12 +211,12 @@ pub struct DelistBody {
     params(("name" = String, Path, description = "Provider name")),
     request_body = DelistBody,
     responses(
-        (status = 200, description = "The provider was delisted", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 404, description = "No provider of that name", body = ErrorBody),
-        (status = 409, description = "The provider is already delisted", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 200, description = "The provider was delisted", body = ProviderRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No provider of that name", body = ErrorResponse),
+        (status = 409, description = "The provider is already delisted", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn delist(
@@ -224,6 +227,7 @@ pub async fn delist(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<DelistBody>,
 ) -> Result<Json<ProviderRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     if body.reason.trim().is_empty() {
         return Err(ApiError::invalid(
             "invalid_reason",
@@ -247,11 +251,11 @@ pub async fn delist(
     tag = "providers",
     params(("name" = String, Path, description = "Provider name")),
     responses(
-        (status = 200, description = "The provider was relisted", body = Object),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "The token has the read role", body = ErrorBody),
-        (status = 404, description = "No provider of that name", body = ErrorBody),
-        (status = 409, description = "The provider is listed already", body = ErrorBody),
+        (status = 200, description = "The provider was relisted", body = ProviderRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No provider of that name", body = ErrorResponse),
+        (status = 409, description = "The provider is listed already", body = ErrorResponse),
     )
 )]
 pub async fn relist(
@@ -261,6 +265,7 @@ pub async fn relist(
     uri: Uri,
     Path(name): Path<String>,
 ) -> Result<Json<ProviderRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
     let record = state
         .store
         .set_provider_listed(&audit(&caller, &method, &uri), &name, None)

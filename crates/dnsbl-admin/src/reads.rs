@@ -1,4 +1,4 @@
-//! Read-only endpoints: lookup, zones, categories and the audit log.
+//! Read-only endpoints: lookup, zones and the audit log.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -8,7 +8,7 @@ use dnsbl_store::AuditEntry;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorResponse};
 use crate::lookup::LookupMatch;
 use crate::providers::page_bounds;
 
@@ -28,8 +28,8 @@ pub struct LookupResponse {
     params(("query" = String, Path, description = "An IPv4 or IPv6 address, or a domain name")),
     responses(
         (status = 200, description = "The listings covering the query", body = LookupResponse),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 422, description = "Neither an address nor a domain", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 422, description = "Neither an address nor a domain", body = ErrorResponse),
     )
 )]
 pub async fn lookup(
@@ -62,7 +62,7 @@ pub struct ZoneInfo {
     tag = "reads",
     responses(
         (status = 200, description = "Every zone", body = Vec<ZoneInfo>),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
     )
 )]
 pub async fn zones(State(state): State<AppState>) -> Json<Vec<ZoneInfo>> {
@@ -84,38 +84,6 @@ pub async fn zones(State(state): State<AppState>) -> Json<Vec<ZoneInfo>> {
     )
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CategoryInfo {
-    pub name: String,
-    pub code: String,
-    pub txt: String,
-}
-
-/// Lists the categories and their A and TXT answers.
-#[utoipa::path(
-    get,
-    path = "/v1/categories",
-    tag = "reads",
-    responses(
-        (status = 200, description = "Every category", body = Vec<CategoryInfo>),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-    )
-)]
-pub async fn categories(State(state): State<AppState>) -> Json<Vec<CategoryInfo>> {
-    let snapshot = state.snapshot.load();
-    Json(
-        snapshot
-            .categories
-            .iter()
-            .map(|category| CategoryInfo {
-                name: category.name.clone(),
-                code: category.code.to_string(),
-                txt: category.txt.clone(),
-            })
-            .collect(),
-    )
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
@@ -129,13 +97,13 @@ pub struct PageQuery {
     path = "/v1/audit",
     tag = "reads",
     params(
-        ("limit" = Option<i64>, Query, description = "Page size, 1 to 1000 (default 100)"),
-        ("offset" = Option<i64>, Query, description = "Entries to skip"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1 to 1000 (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Entries to skip"),
     ),
     responses(
-        (status = 200, description = "One page of audit entries", body = Vec<Object>),
-        (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 422, description = "An invalid field, named in the error", body = ErrorBody),
+        (status = 200, description = "One page of audit entries", body = Vec<AuditEntry>),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
     )
 )]
 pub async fn audit(

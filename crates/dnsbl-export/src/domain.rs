@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use dnsbl_core::ListingId;
-use dnsbl_core::snapshot::Zone;
+use dnsbl_core::snapshot::{TEST_LISTING, Zone};
 
 /// One record owner of a domain zone.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,18 +33,33 @@ pub enum DomainEntry {
 /// Builds the record owners of a domain zone, sorted by domain.
 pub fn domain_entries(zone: &Zone) -> Vec<DomainEntry> {
     let is_excluded = |domain: &str| suffixes(domain).any(|s| zone.excluded_domains.contains(s));
-    let mut listed: BTreeMap<&str, Vec<ListingId>> = BTreeMap::new();
+    // The listings of each domain, and of the names below it (its wildcard). The RFC 5782
+    // `test` entry lists that exact name only, as the live server answers.
+    let mut listed: BTreeMap<&str, (Vec<ListingId>, Vec<ListingId>)> = BTreeMap::new();
     for domain in zone.domains.keys() {
         if is_excluded(domain) {
             continue;
         }
-        let mut ids: Vec<ListingId> = suffixes(domain)
-            .filter_map(|suffix| zone.domains.get(suffix))
-            .flat_map(|ids| ids.iter().copied())
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        listed.insert(domain.as_str(), ids);
+        let mut exact = Vec::new();
+        let mut below = Vec::new();
+        for suffix in suffixes(domain) {
+            let Some(ids) = zone.domains.get(suffix) else {
+                continue;
+            };
+            for &id in ids.iter() {
+                if id != TEST_LISTING {
+                    below.push(id);
+                    exact.push(id);
+                } else if suffix == domain {
+                    exact.push(id);
+                }
+            }
+        }
+        for ids in [&mut exact, &mut below] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        listed.insert(domain.as_str(), (exact, below));
     }
     let mut excluded: Vec<&str> = zone
         .excluded_domains
@@ -62,24 +77,25 @@ pub fn domain_entries(zone: &Zone) -> Vec<DomainEntry> {
     let excluded: HashSet<&str> = excluded.into_iter().collect();
 
     let mut owners: BTreeMap<String, DomainEntry> = BTreeMap::new();
-    for (domain, ids) in listed {
-        let listings: Box<[ListingId]> = ids.into();
+    for (domain, (exact, below)) in listed {
         owners.insert(
             sort_key(domain, false),
             DomainEntry::Listed {
                 domain: domain.to_string(),
                 wildcard: false,
-                listings: listings.clone(),
+                listings: exact.into(),
             },
         );
-        owners.insert(
-            sort_key(domain, true),
-            DomainEntry::Listed {
-                domain: domain.to_string(),
-                wildcard: true,
-                listings,
-            },
-        );
+        if !below.is_empty() {
+            owners.insert(
+                sort_key(domain, true),
+                DomainEntry::Listed {
+                    domain: domain.to_string(),
+                    wildcard: true,
+                    listings: below.into(),
+                },
+            );
+        }
     }
     for domain in excluded {
         owners.insert(
@@ -107,4 +123,61 @@ pub(crate) fn sort_key(domain: &str, wildcard: bool) -> String {
         labels.push("*");
     }
     labels.join("\u{1}")
+}
+
+#[cfg(test)]
+mod tests {
+    use dnsbl_core::{Category, Listing, ListingSource, SnapshotBuilder, ZoneKind, ZoneSpec};
+
+    use super::*;
+    use crate::address::tests::zone_spec;
+
+    /// The owners of a domain zone with `listed.test` listed, as (domain, wildcard, number
+    /// of listings).
+    fn owners() -> Vec<(String, bool, usize)> {
+        let spec = ZoneSpec {
+            name: "dbl.example".into(),
+            kind: ZoneKind::Domain,
+            ..zone_spec()
+        };
+        let categories = vec![Category {
+            name: "c".into(),
+            code: [127, 0, 0, 2].into(),
+            txt: String::new(),
+        }];
+        let mut builder = SnapshotBuilder::new(1, vec![spec], categories);
+        let id = builder.add_listing(Listing {
+            provider: "p".into(),
+            operator: None,
+            category: 0,
+            source: ListingSource::Domain("listed.test".into()),
+            listed_since: None,
+        });
+        builder.add_domain("listed.test", id);
+        let snapshot = builder.build().expect("the snapshot builds");
+        domain_entries(&snapshot.zones[0])
+            .into_iter()
+            .filter_map(|entry| match entry {
+                DomainEntry::Listed {
+                    domain,
+                    wildcard,
+                    listings,
+                } => Some((domain, wildcard, listings.len())),
+                DomainEntry::Excluded { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn test_entry_has_no_wildcard() {
+        let owners = owners();
+        assert_eq!(
+            owners,
+            [
+                ("test".to_string(), false, 1),
+                ("listed.test".to_string(), false, 1),
+                ("listed.test".to_string(), true, 1),
+            ]
+        );
+    }
 }

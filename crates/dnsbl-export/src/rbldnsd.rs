@@ -101,11 +101,24 @@ pub fn ip6trie(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
 }
 
 /// Builds the `dnset` dataset of a domain zone: `.domain` lists a domain with its subdomains,
-/// `!.domain` removes an allow-listed domain with its subdomains.
+/// a bare `domain` (the RFC 5782 `test` entry) that name only, and `!.domain` removes an
+/// allow-listed domain with its subdomains.
 pub fn dnset(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
     let mut text = header(zone);
     let mut lines = 0;
-    for entry in zone_domain_entries(snapshot, zone) {
+    let entries = zone_domain_entries(snapshot, zone);
+    let with_wildcard: std::collections::HashSet<&str> = entries
+        .iter()
+        .filter_map(|entry| match entry {
+            DomainEntry::Listed {
+                domain,
+                wildcard: true,
+                ..
+            } => Some(domain.as_str()),
+            _ => None,
+        })
+        .collect();
+    for entry in &entries {
         match entry {
             DomainEntry::Listed { wildcard: true, .. } => {}
             DomainEntry::Listed {
@@ -113,7 +126,12 @@ pub fn dnset(snapshot: &Snapshot, zone: &Zone) -> (String, usize) {
                 wildcard: false,
                 listings,
             } => {
-                lines += push_values(&mut text, snapshot, zone, &format!(".{domain}"), &listings);
+                let key = if with_wildcard.contains(domain.as_str()) {
+                    format!(".{domain}")
+                } else {
+                    domain.clone()
+                };
+                lines += push_values(&mut text, snapshot, zone, &key, listings);
             }
             DomainEntry::Excluded { domain } => {
                 let _ = writeln!(text, "!.{domain}");

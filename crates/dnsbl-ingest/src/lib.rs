@@ -9,6 +9,7 @@
 mod expansion;
 mod parse;
 mod progress;
+mod reporter;
 mod summary;
 
 use std::path::PathBuf;
@@ -24,7 +25,8 @@ pub use parse::{
     ParseError, RoutingFile, parse_routing, parse_routing_limited, read_routing_file,
     read_routing_file_limited,
 };
-pub use progress::{IngestProgress, NoProgress};
+pub use progress::{IngestProgress, IngestStage, Tracking};
+pub use reporter::{NoProgress, ProgressReporter};
 pub use summary::{ExpandSummary, IngestSummary};
 
 /// Errors from an ingest or an expansion.
@@ -70,17 +72,33 @@ pub async fn ingest_with_register(
     register: Option<&Register>,
     limit: &RangeLimit,
 ) -> Result<IngestSummary, IngestError> {
-    ingest_with_progress(store, files, register, limit, Arc::new(NoProgress)).await
+    ingest_tracked(store, files, register, limit, &Tracking::default()).await
 }
 
 /// Does what [`ingest_with_register`] does, and reports the bytes read and each later
-/// phase to `progress`.
+/// phase to `reporter`.
 pub async fn ingest_with_progress(
     store: &Store,
     files: &[PathBuf],
     register: Option<&Register>,
     limit: &RangeLimit,
-    progress: Arc<dyn IngestProgress>,
+    reporter: Arc<dyn ProgressReporter>,
+) -> Result<IngestSummary, IngestError> {
+    let tracking = Tracking {
+        reporter: Some(reporter),
+        ..Tracking::default()
+    };
+    ingest_tracked(store, files, register, limit, &tracking).await
+}
+
+/// Does what [`ingest_with_register`] does, and reports its progress, completes a run
+/// row and names the files as `tracking` says.
+pub async fn ingest_tracked(
+    store: &Store,
+    files: &[PathBuf],
+    register: Option<&Register>,
+    limit: &RangeLimit,
+    tracking: &Tracking<'_>,
 ) -> Result<IngestSummary, IngestError> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
@@ -89,20 +107,18 @@ pub async fn ingest_with_progress(
         files: files.len(),
         ..IngestSummary::default()
     };
-    let result = ingest_files(
-        store,
-        files,
-        register,
-        limit,
-        progress.clone(),
-        &mut summary,
-    )
-    .await;
+    let result = ingest_files(store, files, register, limit, tracking, &mut summary).await;
     summary.seconds = clock.elapsed().as_secs_f64();
-    let mut run = run_record(RunKind::Ingest, started_at, files, &summary);
+    let mut run = run_record(
+        RunKind::Ingest,
+        started_at,
+        &tracking.names(files),
+        &summary,
+    );
+    run.id = tracking.run_id;
     let result = match result {
         Ok(update) => {
-            progress.start_phase("committing");
+            tracking.reporter().start_phase("committing");
             commit_with_run(update, &run).await
         }
         Err(error) => Err(error),
@@ -122,7 +138,7 @@ pub async fn ingest_with_progress(
             Ok(summary)
         }
         Err(error) => {
-            run.error = Some(error.to_string());
+            run.error = Some(tracking.rename_in(files, error.to_string()));
             record_failure(store, &run, &error).await;
             Err(error)
         }
@@ -135,15 +151,17 @@ async fn ingest_files(
     files: &[PathBuf],
     register: Option<&Register>,
     limit: &RangeLimit,
-    progress: Arc<dyn IngestProgress>,
+    tracking: &Tracking<'_>,
     summary: &mut IngestSummary,
 ) -> Result<Update, IngestError> {
     if files.is_empty() {
         return Err(IngestError::NoFiles);
     }
+    tracking.stage(IngestStage::Parsing);
     let paths = files.to_vec();
     let limit = *limit;
-    let reader_progress = progress.clone();
+    let reporter = tracking.reporter();
+    let reader_progress = reporter.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         // A file whose size cannot be read fails with its path when it is opened below.
         let total = paths
@@ -163,7 +181,10 @@ async fn ingest_files(
 
     let mut rows = Vec::with_capacity(parsed.iter().map(|file| file.rows.len()).sum());
     let mut sources = Vec::with_capacity(parsed.len());
-    for file in parsed {
+    let names = tracking.names(files);
+    for (mut file, name) in parsed.into_iter().zip(names) {
+        tracking.add(|progress| &progress.rows_read, file.rows.len() as u64);
+        file.source.path = name;
         // One empty file among several would drop a whole family of routes, and with it
         // every listing of that family by ASN.
         if file.rows.is_empty() {
@@ -180,15 +201,20 @@ async fn ingest_files(
         return Err(IngestError::NoRows);
     }
 
-    progress.start_phase(&format!("storing {} routing rows", rows.len()));
+    tracking.stage(IngestStage::Storing);
+    reporter.start_phase(&format!("storing {} routing rows", rows.len()));
     let mut update = store.begin_update().await?;
     if let Some(register) = register {
         update.sync_register(register).await?;
     }
     update.replace_routing(&rows, &sources).await?;
     drop(rows);
-    progress.start_phase("expanding the register into listed ranges");
+    reporter.start_phase("expanding the register into listed ranges");
     let counts = expansion::expand_in(&mut update).await?;
+    tracking.add(
+        |progress| &progress.ranges_stored,
+        counts.ranges_v4 + counts.ranges_v6,
+    );
     summary.providers_expanded = counts.providers_expanded;
     summary.ranges_v4 = counts.ranges_v4;
     summary.ranges_v6 = counts.ranges_v6;
@@ -254,6 +280,7 @@ fn run_record(
     summary: &IngestSummary,
 ) -> RunRecord {
     RunRecord {
+        id: None,
         kind,
         started_at,
         finished_at: SystemTime::now(),

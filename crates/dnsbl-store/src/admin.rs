@@ -28,6 +28,7 @@ pub struct NewProvider {
 
 /// One listing, delisting or relisting of a provider through the API.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delisting {
     pub at: String,
     pub action: String,
@@ -36,6 +37,7 @@ pub struct Delisting {
 
 /// A stored provider with its targets and listing history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProviderRecord {
     pub name: String,
     pub category: String,
@@ -66,6 +68,7 @@ pub struct ProviderFilter {
 
 /// A page of a list.
 #[derive(Clone, Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub limit: i64,

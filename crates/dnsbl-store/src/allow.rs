@@ -14,6 +14,7 @@ use crate::{Page, Store, StoreError, addr, bump_serial};
 
 /// A stored allow-list entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AllowRecord {
     pub id: i64,
     /// The canonical range (CIDR prefix or `start-end`) or the lower-case domain.

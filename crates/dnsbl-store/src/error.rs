@@ -35,7 +35,7 @@ pub enum StoreError {
     #[error("invalid data in the database: {0}")]
     InvalidData(String),
     #[error(
-        "{kind} {name:?} of register.toml was added through the API; rename it in register.toml or delete it through the API"
+        "{kind} {name:?} of register.toml was added through the API; rename it in register.toml, because entries added through the API are never deleted"
     )]
     SourceConflict { kind: &'static str, name: String },
     #[error("failed to build the snapshot: {0}")]

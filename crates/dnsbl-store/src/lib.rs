@@ -9,6 +9,7 @@
 mod addr;
 mod admin;
 mod allow;
+mod categories;
 mod error;
 mod open;
 mod operators;
@@ -27,10 +28,11 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 pub use admin::{Delisting, NewProvider, Page, ProviderFilter, ProviderRecord};
 pub use allow::AllowRecord;
+pub use categories::{CategoryRecord, NewCategory};
 pub use error::StoreError;
 pub use operators::{NewOperator, OperatorRecord};
 pub use register::{ChangeCounts, REMOVED_REASON, RegisterChanges};
-pub use runs::{RunKind, RunRecord};
+pub use runs::{RunKind, RunRecord, StoredRun};
 pub use tokens::{AuditContext, AuditEntry, TokenInfo, TokenRole};
 pub use update::{
     ExpansionInput, ListedRange, ProviderTargets, RoutingRow, RoutingSource, SourceKey, Update,

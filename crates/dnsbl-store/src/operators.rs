@@ -22,6 +22,7 @@ pub struct NewOperator {
 
 /// A stored operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperatorRecord {
     pub name: String,
     pub note: Option<String>,

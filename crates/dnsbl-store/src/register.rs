@@ -84,7 +84,7 @@ impl Store {
     /// file is delisted with today's date and the reason "removed from register.toml"
     /// (once: an earlier delisting keeps its date). A provider delisted in the file gets the
     /// file's date and reason. File-sourced allow-list entries missing from the file and
-    /// categories that no provider uses any more are deleted. API-sourced rows are not
+    /// file-sourced categories that no provider uses any more are deleted. API-sourced rows are not
     /// changed, and an entry of the file whose name an API-sourced row already has is
     /// rejected. Increases the serial when anything changed.
     pub async fn sync_register(&self, register: &Register) -> Result<RegisterChanges, StoreError> {
@@ -138,6 +138,12 @@ async fn sync(
     for category in &register.categories {
         let code = category.code.to_string();
         match stored.categories.get_mut(&category.name) {
+            Some(old) if old.source == Source::Api => {
+                return Err(StoreError::SourceConflict {
+                    kind: "category",
+                    name: category.name.clone(),
+                });
+            }
             Some(old) if old.code == code && old.txt == category.txt => {}
             Some(old) => {
                 sqlx::query("UPDATE categories SET code = ?, txt = ? WHERE id = ?")
@@ -164,6 +170,7 @@ async fn sync(
                         id,
                         code,
                         txt: category.txt.clone(),
+                        source: Source::File,
                     },
                 );
                 changes.categories.added += 1;
@@ -263,7 +270,7 @@ async fn sync(
         .map(|c| c.name.as_str())
         .collect();
     for (name, old) in &stored.categories {
-        if in_file.contains(name.as_str()) {
+        if old.source == Source::Api || in_file.contains(name.as_str()) {
             continue;
         }
         let deleted = sqlx::query(

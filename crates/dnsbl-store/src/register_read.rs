@@ -33,6 +33,7 @@ pub(crate) struct StoredCategory {
     pub id: i64,
     pub code: String,
     pub txt: String,
+    pub source: Source,
 }
 
 pub(crate) struct StoredOperator {
@@ -101,16 +102,18 @@ pub(crate) async fn read_register(
     conn: &mut SqliteConnection,
 ) -> Result<StoredRegister, StoreError> {
     let mut categories = HashMap::new();
-    for row in sqlx::query("SELECT id, name, code, txt FROM categories")
+    for row in sqlx::query("SELECT id, name, code, txt, source FROM categories")
         .fetch_all(&mut *conn)
         .await?
     {
+        let source: &str = row.try_get("source")?;
         categories.insert(
             row.try_get("name")?,
             StoredCategory {
                 id: row.try_get("id")?,
                 code: row.try_get("code")?,
                 txt: row.try_get("txt")?,
+                source: Source::parse(source)?,
             },
         );
     }

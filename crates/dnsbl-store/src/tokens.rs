@@ -50,6 +50,7 @@ pub struct TokenInfo {
 
 /// One write through the API.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub token_name: String,

@@ -420,3 +420,128 @@ async fn read_only_check_finds_api_name_in_file() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn api_categories_survive_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
+    let text = format!("{CATEGORY}{}", provider("From file", ""));
+    store
+        .sync_register(&register(dir.path(), &text).register)
+        .await
+        .unwrap();
+    let context = dnsbl_store::AuditContext {
+        token_name: "ops".into(),
+        method: "POST".into(),
+        path: "/v1/categories".into(),
+    };
+    let relay = dnsbl_store::NewCategory {
+        name: "relay".into(),
+        code: [127, 0, 0, 9].into(),
+        txt: "{query}".into(),
+    };
+    store.create_category(&context, &relay).await.unwrap();
+    let duplicate = store.create_category(&context, &relay).await.unwrap_err();
+    assert!(
+        matches!(duplicate, StoreError::Conflict { .. }),
+        "{duplicate:?}"
+    );
+    let file_sourced = dnsbl_store::NewCategory {
+        name: "bad".into(),
+        ..relay.clone()
+    };
+    let read_only = store
+        .update_category(&context, &file_sourced)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(read_only, StoreError::ReadOnly { .. }),
+        "{read_only:?}"
+    );
+
+    // A sync without the category in the file keeps it, because it came from the API.
+    let changes = store
+        .sync_register(&register(dir.path(), &text).register)
+        .await
+        .unwrap();
+    assert!(!changes.changed, "{changes:?}");
+    let stored = store.get_category("relay").await.unwrap();
+    assert_eq!(stored.code, "127.0.0.9");
+    assert_eq!(stored.source, "api");
+
+    let clash = format!(
+        "{CATEGORY}[[category]]\nname = \"relay\"\ncode = \"127.0.0.3\"\ntxt = \"\"\n{}",
+        provider("From file", "")
+    );
+    let error = store
+        .sync_register(&register(dir.path(), &clash).register)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, StoreError::SourceConflict { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("category \"relay\""), "{error}");
+    assert_eq!(store.get_category("relay").await.unwrap().code, "127.0.0.9");
+}
+
+#[tokio::test]
+async fn started_run_completes_or_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
+    let sources = vec![std::path::PathBuf::from("http://127.0.0.1:1/asn.csv")];
+    let id = store
+        .start_run(dnsbl_store::RunKind::Ingest, &sources)
+        .await
+        .unwrap();
+    let running = store.get_run(id).await.unwrap();
+    assert_eq!(running.status, "running");
+    assert_eq!(running.finished_at, None);
+    assert_eq!(running.sources, ["http://127.0.0.1:1/asn.csv"]);
+
+    let now = std::time::SystemTime::now();
+    let finished = dnsbl_store::RunRecord {
+        id: Some(id),
+        kind: dnsbl_store::RunKind::Ingest,
+        started_at: now,
+        finished_at: now,
+        sources: sources.clone(),
+        rows_v4: 2,
+        rows_v6: 0,
+        providers_expanded: 1,
+        ranges_v4: 1,
+        ranges_v6: 0,
+        addresses_v4: 256,
+        addresses_v6: 0,
+        seconds: 0.5,
+        error: None,
+    };
+    store.record_run(&finished).await.unwrap();
+    let done = store.get_run(id).await.unwrap();
+    assert_eq!(done.status, "ok");
+    assert_eq!(done.rows_v4, 2);
+    assert_eq!(done.addresses_v4, "256");
+    assert!(done.finished_at.is_some());
+
+    let abandoned = store
+        .start_run(dnsbl_store::RunKind::Ingest, &sources)
+        .await
+        .unwrap();
+    assert_eq!(store.fail_unfinished_runs("interrupted").await.unwrap(), 1);
+    let failed = store.get_run(abandoned).await.unwrap();
+    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.error.as_deref(), Some("interrupted"));
+    assert_eq!(store.get_run(id).await.unwrap().status, "ok");
+    let listed: Vec<i64> = store
+        .list_runs(10, 0)
+        .await
+        .unwrap()
+        .iter()
+        .map(|run| run.id)
+        .collect();
+    assert_eq!(listed, [abandoned, id]);
+    assert!(matches!(
+        store.get_run(999).await.unwrap_err(),
+        StoreError::NotFound { .. }
+    ));
+}

@@ -49,6 +49,48 @@ pub enum RoleArg {
     Read,
 }
 
+/// The routing data sources of `POST /v1/ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Routing data for `POST /v1/ingest` of the admin API: an IP-to-ASN CSV file path or
+    /// an http:// or https:// URL; repeatable (for example once for IPv4 and once for
+    /// IPv6). Together they replace the stored routing data. Without it the endpoint
+    /// answers 409.
+    #[arg(
+        long = "ingest-source",
+        value_name = "PATH|URL",
+        env = "DNSBL_INGEST_SOURCE"
+    )]
+    pub sources: Vec<dnsbl_admin::IngestSource>,
+
+    /// Largest routing file downloaded from an --ingest-source URL, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 512 * 1024 * 1024, env = "DNSBL_INGEST_MAX_BYTES")]
+    pub ingest_max_bytes: u64,
+
+    /// Time allowed for downloading one --ingest-source URL, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 600,
+        env = "DNSBL_INGEST_TIMEOUT_SECONDS"
+    )]
+    pub ingest_timeout_seconds: u64,
+}
+
+impl IngestArgs {
+    /// The ingest settings of the admin API, with the row width `limit` of `dnsbl serve`.
+    pub fn settings(&self, limit: dnsbl_core::RangeLimit) -> dnsbl_admin::IngestSettings {
+        dnsbl_admin::IngestSettings {
+            sources: self.sources.clone(),
+            limit,
+            download: dnsbl_admin::DownloadLimits {
+                max_bytes: self.ingest_max_bytes,
+                timeout: std::time::Duration::from_secs(self.ingest_timeout_seconds.max(1)),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct LookupArgs {
     #[command(flatten)]
@@ -64,6 +106,7 @@ pub async fn spawn_api(
     snapshot: &Arc<ArcSwap<Snapshot>>,
     listings_changed: &Arc<Notify>,
     queries: &Arc<dnsbl_core::QueryCounters>,
+    ingest: dnsbl_admin::IngestSettings,
 ) -> anyhow::Result<()> {
     let state = dnsbl_admin::AppState {
         store: store.clone(),
@@ -71,6 +114,7 @@ pub async fn spawn_api(
         listings_changed: listings_changed.clone(),
         metrics: Arc::default(),
         queries: queries.clone(),
+        ingests: Arc::new(dnsbl_admin::Ingests::new(ingest)),
     };
     let (bound, _task) = dnsbl_admin::spawn(listen, state)
         .await

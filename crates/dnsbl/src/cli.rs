@@ -118,6 +118,8 @@ pub struct ServeArgs {
     pub widths: WidthArgs,
     #[command(flatten)]
     pub mirrors: MirrorArgs,
+    #[command(flatten)]
+    pub ingest: crate::admin::IngestArgs,
 }
 
 /// Export and zone transfer for mirrors.

@@ -90,7 +90,7 @@ impl Drop for Bar {
     }
 }
 
-impl dnsbl_ingest::IngestProgress for Bar {
+impl dnsbl_ingest::ProgressReporter for Bar {
     fn start_reading(&self, total_bytes: u64) {
         self.bytes(total_bytes, "reading routing data");
     }

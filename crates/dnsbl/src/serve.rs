@@ -53,6 +53,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             &current,
             &listings_changed,
             &query_counters,
+            args.ingest.settings(limit),
         )
         .await?;
     }
@@ -128,6 +129,7 @@ async fn install_snapshot(
     let started = Instant::now();
     let snapshot = Arc::new(store.load_snapshot(&zones.zones).await?);
     current.store(snapshot.clone());
+    dnsbl_admin::record_reload(true);
     log_snapshot(&snapshot, started);
     Ok(())
 }
@@ -172,6 +174,7 @@ async fn watch_for_changes(
             reload_if_changed(&store, &zones_root, &current).await
         };
         if let Err(error) = result {
+            dnsbl_admin::record_reload(false);
             error!(
                 error = format!("{error:#}"),
                 "reload failed, still serving the previous snapshot"

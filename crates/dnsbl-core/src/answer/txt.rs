@@ -177,6 +177,15 @@ mod tests {
     }
 
     #[test]
+    fn every_placeholder_substituted() {
+        for name in PLACEHOLDERS {
+            let mut output = String::new();
+            let known = substitute(&mut output, name, "q", &listing(None), &category(), "u");
+            assert!(known, "placeholder {name}");
+        }
+    }
+
+    #[test]
     fn render_txt_cases() {
         let cases = [
             ("{query} listed", Some("Op"), "192.0.2.1 listed"),

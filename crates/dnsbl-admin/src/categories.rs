@@ -1,0 +1,267 @@
+//! `/v1/categories`: list, read, create and update categories, which give a listing its
+//! A record value (RFC 5782 §2.1: 127.0.0.0/8) and its TXT text.
+
+use std::net::Ipv4Addr;
+
+use axum::Json;
+use axum::extract::{Extension, Path, State};
+use axum::http::{Method, StatusCode, Uri};
+use dnsbl_core::answer::PLACEHOLDERS;
+use dnsbl_core::{AnswerStyle, Category, Snapshot};
+use dnsbl_store::{CategoryRecord, NewCategory, TokenInfo};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::body::{JsonBody, check_body_name, check_name};
+use crate::error::{ApiError, ErrorResponse};
+use crate::providers::audit;
+
+/// Longest accepted TXT template, in bytes. One TXT character-string holds 255 bytes
+/// (RFC 1035 §3.3), and the rendered text is usually longer than its template.
+const MAX_TXT_BYTES: usize = 1000;
+
+/// The body of `POST /v1/categories` and `PUT /v1/categories/{name}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryBody {
+    /// Required on create; on update it must match the path if given.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
+    pub name: Option<String>,
+    /// The A record value, in 127.0.0.0/8 but not 127.0.0.1 or 127.255.255.0/24.
+    #[schema(pattern = "^127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}$")]
+    pub code: String,
+    /// TXT template with the placeholders `{query}`, `{provider}`, `{operator}`,
+    /// `{source}`, `{asn}`, `{netblock}`, `{category}` and `{lookup_url}`; `{{` and `}}`
+    /// write a brace.
+    pub txt: String,
+}
+
+impl CategoryBody {
+    /// Checks the code against the rules of every served zone and the template, and
+    /// returns the category named `name`.
+    fn validate(self, name: &str, snapshot: &Snapshot) -> Result<NewCategory, ApiError> {
+        check_name(name)?;
+        let code: Ipv4Addr = self.code.parse().map_err(|_| {
+            ApiError::invalid(
+                "invalid_code",
+                "code",
+                &self.code,
+                "expected an IPv4 address in 127.0.0.0/8, such as 127.0.0.5",
+            )
+        })?;
+        let category = Category {
+            name: name.to_owned(),
+            code,
+            txt: self.txt,
+        };
+        category.validate().map_err(|error| {
+            ApiError::invalid("invalid_code", "code", &self.code, error.to_string())
+        })?;
+        for zone in &snapshot.zones {
+            let spec = &zone.spec;
+            if spec.style == AnswerStyle::Multi && spec.serves_category(name) {
+                category.validate_single_bit(&spec.name).map_err(|error| {
+                    ApiError::invalid("invalid_code", "code", &self.code, error.to_string())
+                })?;
+            }
+        }
+        check_template(&category.txt)?;
+        Ok(NewCategory {
+            name: category.name,
+            code,
+            txt: category.txt,
+        })
+    }
+}
+
+/// Rejects a TXT template with an unknown `{placeholder}`, which the answer would show
+/// as written, or one longer than [`MAX_TXT_BYTES`].
+fn check_template(txt: &str) -> Result<(), ApiError> {
+    if txt.len() > MAX_TXT_BYTES {
+        return Err(ApiError::invalid(
+            "invalid_txt",
+            "txt",
+            txt,
+            format!("the template is longer than {MAX_TXT_BYTES} bytes"),
+        ));
+    }
+    if txt.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "invalid_txt",
+            "txt",
+            txt,
+            "the template contains a control character",
+        ));
+    }
+    let mut rest = txt;
+    while let Some(open) = rest.find('{') {
+        let tail = &rest[open..];
+        if let Some(after) = tail.strip_prefix("{{") {
+            rest = after;
+            continue;
+        }
+        let Some(close) = tail.find('}') else {
+            return Err(ApiError::invalid(
+                "invalid_txt",
+                "txt",
+                txt,
+                "unclosed '{'; write '{{' for a literal brace",
+            ));
+        };
+        let name = &tail[1..close];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(ApiError::invalid(
+                "invalid_txt",
+                "txt",
+                txt,
+                format!(
+                    "unknown placeholder {{{name}}}; expected one of {}, or '{{{{' for a \
+                     literal brace",
+                    PLACEHOLDERS
+                        .iter()
+                        .map(|known| format!("{{{known}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        rest = &tail[close + 1..];
+    }
+    Ok(())
+}
+
+/// Lists the categories by name.
+#[utoipa::path(
+    get,
+    path = "/v1/categories",
+    tag = "categories",
+    responses(
+        (status = 200, description = "Every category", body = Vec<CategoryRecord>),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+    )
+)]
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<CategoryRecord>>, ApiError> {
+    Ok(Json(state.store.list_categories().await?))
+}
+
+/// Returns one category.
+#[utoipa::path(
+    get,
+    path = "/v1/categories/{name}",
+    tag = "categories",
+    params(("name" = String, Path, description = "Category name")),
+    responses(
+        (status = 200, description = "The category", body = CategoryRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 404, description = "No category of that name", body = ErrorResponse),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<CategoryRecord>, ApiError> {
+    Ok(Json(state.store.get_category(&name).await?))
+}
+
+/// Creates a category; providers can use it at once.
+#[utoipa::path(
+    post,
+    path = "/v1/categories",
+    tag = "categories",
+    request_body = CategoryBody,
+    responses(
+        (status = 201, description = "The category was created", body = CategoryRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 409, description = "A category of that name exists", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Extension(caller): Extension<TokenInfo>,
+    method: Method,
+    uri: Uri,
+    JsonBody(body): JsonBody<CategoryBody>,
+) -> Result<(StatusCode, Json<CategoryRecord>), ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
+    let name = body.name.clone().unwrap_or_default();
+    let category = body.validate(&name, &state.snapshot.load())?;
+    let record = state
+        .store
+        .create_category(&audit(&caller, &method, &uri), &category)
+        .await?;
+    state.answers_changed();
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// Replaces the code and TXT template of a category created through the API; DNS answers
+/// with them within milliseconds.
+#[utoipa::path(
+    put,
+    path = "/v1/categories/{name}",
+    tag = "categories",
+    params(("name" = String, Path, description = "Category name")),
+    request_body = CategoryBody,
+    responses(
+        (status = 200, description = "The category was updated", body = CategoryRecord),
+        (status = 401, description = "Missing or invalid token", body = ErrorResponse),
+        (status = 403, description = "The token has the read role", body = ErrorResponse),
+        (status = 404, description = "No category of that name", body = ErrorResponse),
+        (status = 409, description = "The category comes from register.toml", body = ErrorResponse),
+        (status = 422, description = "An invalid field, named in the error", body = ErrorResponse),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    Extension(caller): Extension<TokenInfo>,
+    method: Method,
+    uri: Uri,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<CategoryBody>,
+) -> Result<Json<CategoryRecord>, ApiError> {
+    crate::ingest::reject_write_while_ingesting(&state)?;
+    check_body_name("category", &name, body.name.as_ref())?;
+    let category = body.validate(&name, &state.snapshot.load())?;
+    let record = state
+        .store
+        .update_category(&audit(&caller, &method, &uri), &category)
+        .await?;
+    state.answers_changed();
+    Ok(Json(record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_checks() {
+        let cases = [
+            ("{query} is listed by {provider}", None),
+            ("{{literal}} {category}", None),
+            ("see {lookup_url}", None),
+            ("", None),
+            ("{querry} listed", Some("unknown placeholder {querry}")),
+            ("{query listed", Some("unclosed '{'")),
+            ("{} listed", Some("unknown placeholder {}")),
+            ("a\nb", Some("control character")),
+        ];
+        for (template, expected) in cases {
+            let result = check_template(template);
+            match expected {
+                None => assert!(result.is_ok(), "template {template:?}: {result:?}"),
+                Some(text) => {
+                    let error = result.expect_err(template);
+                    assert_eq!(error.body.code, "invalid_txt", "template {template:?}");
+                    assert!(
+                        error.body.message.contains(text),
+                        "template {template:?}: {}",
+                        error.body.message
+                    );
+                }
+            }
+        }
+        assert!(check_template(&"x".repeat(MAX_TXT_BYTES + 1)).is_err());
+    }
+}

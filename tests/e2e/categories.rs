@@ -1,0 +1,145 @@
+//! Category writes through the admin API of the real binary: a new category's code and
+//! TXT text reach DNS, and bad codes, bad templates and register.toml categories are
+//! rejected with the field and the value.
+
+use hickory_proto::rr::RecordType;
+
+use crate::admin::{NETBLOCK, create_token, start, wait_for_dns};
+use crate::http::{Response, request};
+use crate::support::{a_values, query_udp, txt_values};
+
+const QUERY: &str = "7.100.51.198.bl.example.";
+
+fn assert_invalid(response: &Response, code: &str, field: &str, value: &str) {
+    assert_eq!(response.status, 422, "body: {}", response.body);
+    let error = &response.json()["error"];
+    assert_eq!(error["code"], code, "body: {}", response.body);
+    assert_eq!(error["field"], field, "body: {}", response.body);
+    assert_eq!(error["value"], value, "body: {}", response.body);
+}
+
+#[test]
+fn category_writes_reach_dns() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let token = create_token(&db, "ops", "admin");
+    let (server, admin) = start(&db);
+    let token = Some(token.as_str());
+
+    let body = r#"{"name":"open-relay","code":"127.0.0.9","txt":"{query} relays for {provider}"}"#;
+    let created = request(admin, "POST", "/v1/categories", token, Some(body));
+    assert_eq!(created.status, 201, "body: {}", created.body);
+    assert_eq!(created.json()["source"], "api");
+    assert_eq!(created.json()["code"], "127.0.0.9");
+    let again = request(admin, "POST", "/v1/categories", token, Some(body));
+    assert_eq!(again.status, 409, "body: {}", again.body);
+
+    let provider =
+        format!(r#"{{"name":"relay-net","category":"open-relay","netblocks":["{NETBLOCK}"]}}"#);
+    let response = request(admin, "POST", "/v1/providers", token, Some(&provider));
+    assert_eq!(response.status, 201, "body: {}", response.body);
+    wait_for_dns(&server, |message| a_values(message) == ["127.0.0.9"]);
+    let txt = txt_values(&query_udp(server.addr, QUERY, RecordType::TXT));
+    assert_eq!(txt, ["198.51.100.7 relays for relay-net"]);
+
+    let update = r#"{"code":"127.0.0.10","txt":"{provider} relays"}"#;
+    let updated = request(
+        admin,
+        "PUT",
+        "/v1/categories/open-relay",
+        token,
+        Some(update),
+    );
+    assert_eq!(updated.status, 200, "body: {}", updated.body);
+    wait_for_dns(&server, |message| a_values(message) == ["127.0.0.10"]);
+    let txt = txt_values(&query_udp(server.addr, QUERY, RecordType::TXT));
+    assert_eq!(txt, ["relay-net relays"]);
+
+    let listed = request(admin, "GET", "/v1/categories/open-relay", token, None);
+    assert_eq!(listed.json()["txt"], "{provider} relays");
+    let all = request(admin, "GET", "/v1/categories", token, None).json();
+    let names: Vec<&str> = all
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|category| category["name"].as_str())
+        .collect();
+    assert!(names.contains(&"open-relay"), "categories {names:?}");
+    assert!(
+        names.contains(&"bad-service-provider"),
+        "categories {names:?}"
+    );
+
+    let audit = request(admin, "GET", "/v1/audit?limit=1", token, None).json();
+    assert_eq!(audit[0]["path"], "/v1/categories/open-relay");
+}
+
+#[test]
+fn category_writes_reject_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let token = create_token(&db, "ops", "admin");
+    let (_server, admin) = start(&db);
+    let token = Some(token.as_str());
+    let post = |body: &str| request(admin, "POST", "/v1/categories", token, Some(body));
+
+    let outside = post(r#"{"name":"x","code":"10.0.0.2","txt":""}"#);
+    assert_invalid(&outside, "invalid_code", "code", "10.0.0.2");
+    let message = outside.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("127.0.0.0/8"), "message {message:?}");
+    assert_invalid(
+        &post(r#"{"name":"x","code":"127.0.0.1","txt":""}"#),
+        "invalid_code",
+        "code",
+        "127.0.0.1",
+    );
+    assert_invalid(
+        &post(r#"{"name":"x","code":"127.255.255.3","txt":""}"#),
+        "invalid_code",
+        "code",
+        "127.255.255.3",
+    );
+    assert_invalid(
+        &post(r#"{"name":"x","code":"not-an-address","txt":""}"#),
+        "invalid_code",
+        "code",
+        "not-an-address",
+    );
+    let template = post(r#"{"name":"x","code":"127.0.0.9","txt":"{querry} listed"}"#);
+    assert_invalid(&template, "invalid_txt", "txt", "{querry} listed");
+    let message = template.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("unknown placeholder {querry}"),
+        "message {message:?}"
+    );
+    assert_invalid(
+        &post(r#"{"name":"a/b","code":"127.0.0.9","txt":""}"#),
+        "invalid_name",
+        "name",
+        "a/b",
+    );
+
+    let file_sourced = request(
+        admin,
+        "PUT",
+        "/v1/categories/bad-service-provider",
+        token,
+        Some(r#"{"code":"127.0.0.9","txt":""}"#),
+    );
+    assert_eq!(file_sourced.status, 409, "body: {}", file_sourced.body);
+    assert_eq!(file_sourced.json()["error"]["code"], "file_sourced");
+    let missing = request(
+        admin,
+        "PUT",
+        "/v1/categories/no-such-category",
+        token,
+        Some(r#"{"code":"127.0.0.9","txt":""}"#),
+    );
+    assert_eq!(missing.status, 404, "body: {}", missing.body);
+}
