@@ -38,20 +38,32 @@ fn help(command: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// Returns the option lines of a help text as (flag, description) pairs.
+/// Returns the option lines of a help text as (flag, description) pairs. clap writes a
+/// description after the flag on the same line, or on the next lines when a flag is too
+/// wide for one column.
 fn options(text: &str) -> Vec<(String, String)> {
-    text.lines()
+    let mut options: Vec<(String, String)> = Vec::new();
+    let lines = text
+        .lines()
         .skip_while(|line| line.trim() != "Options:")
         .skip(1)
-        .take_while(|line| !line.trim().is_empty())
-        .map(|line| {
-            let line = line.trim_start();
-            match line.split_once("  ") {
-                Some((flag, description)) => (flag.to_string(), description.trim().to_string()),
-                None => (line.to_string(), String::new()),
+        .take_while(|line| !line.trim().is_empty());
+    for line in lines {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('-') {
+            let (flag, description) = match trimmed.split_once("  ") {
+                Some((flag, description)) => (flag, description.trim()),
+                None => (trimmed, ""),
+            };
+            options.push((flag.to_string(), description.to_string()));
+        } else if let Some((_, description)) = options.last_mut() {
+            if !description.is_empty() {
+                description.push(' ');
             }
-        })
-        .collect()
+            description.push_str(trimmed);
+        }
+    }
+    options
 }
 
 #[test]
