@@ -16,6 +16,7 @@ mod fast_udp;
 mod handler;
 mod server;
 mod truncation;
+mod udp_batch;
 mod xfr;
 
 pub use handler::{DnsblHandler, MAX_UDP_PAYLOAD};
