@@ -107,7 +107,7 @@ fn read_rows(path: &Path) -> Result<Vec<Row>, Box<dyn Error>> {
     Ok(rows)
 }
 
-/// One listing per ASN with the text `AS<number> is listed`, all in zone `bl.example`.
+/// Builds one listing per ASN with the text `AS<number> is listed`, all in zone `bl.example`.
 fn build_snapshot(rows: &[Row]) -> Result<Snapshot, Box<dyn Error>> {
     let zone = ZoneSpec {
         name: ZONE.into(),
@@ -164,7 +164,7 @@ impl Rng {
         self.0
     }
 
-    /// A value below `bound`, with a bias too small to matter here.
+    /// Returns a value below `bound`, with a bias too small to matter here.
     fn below(&mut self, bound: u64) -> u64 {
         self.next() % bound
     }
@@ -174,7 +174,7 @@ impl Rng {
     }
 }
 
-/// The seeded query packets: half listed, half unlisted, 10% IPv6, 10% TXT.
+/// Builds the seeded query packets: half listed, half unlisted, 10% IPv6, 10% TXT.
 fn query_mix(snapshot: &Snapshot, rows: &[Row], count: usize) -> Vec<Vec<u8>> {
     let zone = &snapshot.zones[0];
     let (v4_rows, v6_rows): (Vec<&Row>, Vec<&Row>) =
@@ -243,7 +243,7 @@ fn pick_between(rng: &mut Rng, start: u128, end: u128) -> u128 {
     start + offset
 }
 
-/// The query name of `addr` below the zone: reversed octets or nibbles (RFC 5782 §2.1, §2.4).
+/// Returns the query name of `addr` below the zone: reversed octets or nibbles (RFC 5782 §2.1, §2.4).
 fn reverse_name(addr: IpAddr) -> String {
     let labels: Vec<String> = match addr {
         IpAddr::V4(v4) => v4.octets().iter().rev().map(u8::to_string).collect(),
@@ -256,7 +256,7 @@ fn reverse_name(addr: IpAddr) -> String {
     format!("{}.{ZONE}", labels.join("."))
 }
 
-/// A query with RD set and no EDNS, as dnsperf sends by default.
+/// Encodes a query with RD set and no EDNS, as dnsperf sends by default.
 fn packet(id: u16, name: &str, qtype: u16) -> Vec<u8> {
     let mut packet = Vec::with_capacity(12 + name.len() + 6);
     packet.extend_from_slice(&id.to_be_bytes());

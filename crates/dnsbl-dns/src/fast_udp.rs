@@ -32,7 +32,7 @@ const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// Binds a UDP socket with `SO_REUSEPORT`, so that each listener thread can bind one more
 /// on the same address. Only sockets of the same user with that option set can share the
-/// port; the TCP listener, bound first without it, keeps a second server off the port.
+/// port. The TCP listener is bound first and without it, so a second server fails there.
 pub(crate) fn bind_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_port(true)?;

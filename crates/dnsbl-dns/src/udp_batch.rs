@@ -147,7 +147,7 @@ impl Batch {
     }
 }
 
-/// The IPv4 or IPv6 address in `storage`, or `None` for another family.
+/// Returns the IPv4 or IPv6 address in `storage`, or `None` for another family.
 fn socket_addr(storage: &SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = storage.as_sockaddr_in() {
         return Some(SocketAddr::from(*v4));

@@ -84,7 +84,7 @@ enum Expected {
     Apex,
 }
 
-/// The query of number `index` with its expected answer: listed and unlisted A and TXT
+/// Builds query number `index` with its expected answer: listed and unlisted A and TXT
 /// names, EDNS and plain, and apex queries that take the record path.
 fn case(index: usize) -> (Message, Expected) {
     let host = (index % 250) as u8;
@@ -131,7 +131,11 @@ fn check(index: usize, response: &Message, expected: &Expected) {
     assert_eq!(response.metadata.id, index as u16);
     assert_eq!(response.metadata.message_type, MessageType::Response);
     assert!(response.metadata.authoritative, "query {index}");
-    assert_eq!(response.edns.is_some(), index.is_multiple_of(2), "query {index}");
+    assert_eq!(
+        response.edns.is_some(),
+        index.is_multiple_of(2),
+        "query {index}"
+    );
     let name = response.queries[0].name().clone();
     match expected {
         Expected::Listed(rdata) => {
@@ -162,7 +166,7 @@ fn client_socket() -> UdpSocket {
     socket
 }
 
-/// The response to `request` when it is the only query in flight.
+/// Returns the response to `request` when it is the only query in flight.
 fn alone(server: SocketAddr, request: &[u8]) -> Vec<u8> {
     let socket = client_socket();
     socket.send_to(request, server).unwrap();

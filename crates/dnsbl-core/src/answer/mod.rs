@@ -40,6 +40,7 @@ use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
 pub use records::{ZoneNameError, ZoneRecords};
 pub use txt::render_txt;
+pub(crate) use wire::parse_plain_query;
 pub use wire::{WireAnswerer, WireOutcome, WireScratch};
 
 use crate::model::{AnswerStyle, ZoneKind, ZoneSpec};

@@ -10,6 +10,8 @@
 
 mod request;
 
+pub(crate) use request::parse as parse_plain_query;
+
 use std::net::Ipv4Addr;
 use std::sync::{Arc, OnceLock};
 
