@@ -16,6 +16,8 @@ use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmm
 
 /// Datagrams per `recvmmsg` and `sendmmsg` call.
 pub(crate) const BATCH: usize = 32;
+/// Responses up to which `sendmmsg` gets headers for this many messages, not [`BATCH`].
+const SMALL_BATCH: usize = 4;
 /// Receive buffer per datagram: larger than any UDP payload a client may send with EDNS.
 const RECEIVE_BUFFER: usize = 65_535;
 /// Response capacity reserved per datagram: the largest payload the wire path writes.
@@ -116,24 +118,16 @@ impl Batch {
                 queued += 1;
             }
         }
-        let slices: [IoSlice<'_>; BATCH] =
-            std::array::from_fn(|slot| IoSlice::new(&self.responses[slot]));
         let mut start = 0;
         while start < queued {
-            let count = queued - start;
-            let mut controls: [SendAncillaryBuffer<'_, '_, '_>; BATCH] =
-                std::array::from_fn(|_| SendAncillaryBuffer::default());
-            let mut controls = controls.iter_mut();
-            // Entries past `count` repeat the last message and are not passed to the kernel.
-            let mut messages: [MMsgHdr<'_>; BATCH] = std::array::from_fn(|index| {
-                let slot = slots[start + index.min(count - 1)];
-                MMsgHdr::new_with_addr(
-                    &self.destinations[slot],
-                    std::slice::from_ref(&slices[slot]),
-                    controls.next().expect("one control buffer per message"),
-                )
-            });
-            match sendmmsg(socket, &mut messages[..count], SendFlags::empty()) {
+            let pending = &slots[start..queued];
+            // Small batches are common below full load, so they get a small header array.
+            let result = if pending.len() <= SMALL_BATCH {
+                self.send_some::<SMALL_BATCH>(socket, pending)
+            } else {
+                self.send_some::<BATCH>(socket, pending)
+            };
+            match result {
                 Ok(0) => break,
                 Ok(sent) => start += sent,
                 Err(rustix::io::Errno::INTR) => {}
@@ -144,6 +138,31 @@ impl Batch {
                 }
             }
         }
+    }
+
+    /// Sends the responses of `slots` (at most `N`) with one `sendmmsg`. Returns how many
+    /// the kernel took.
+    fn send_some<const N: usize>(
+        &self,
+        socket: &UdpSocket,
+        slots: &[usize],
+    ) -> Result<usize, rustix::io::Errno> {
+        let count = slots.len().min(N);
+        let mut controls: [SendAncillaryBuffer<'_, '_, '_>; N] =
+            std::array::from_fn(|_| SendAncillaryBuffer::default());
+        let mut controls = controls.iter_mut();
+        let slices: [IoSlice<'_>; N] =
+            std::array::from_fn(|index| IoSlice::new(&self.responses[slots[index.min(count - 1)]]));
+        // Entries past `count` repeat the last message and are not passed to the kernel.
+        let mut messages: [MMsgHdr<'_>; N] = std::array::from_fn(|index| {
+            let slot = slots[index.min(count - 1)];
+            MMsgHdr::new_with_addr(
+                &self.destinations[slot],
+                std::slice::from_ref(&slices[index]),
+                controls.next().expect("one control buffer per message"),
+            )
+        });
+        sendmmsg(socket, &mut messages[..count], SendFlags::empty())
     }
 }
 
