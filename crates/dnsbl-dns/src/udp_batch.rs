@@ -16,7 +16,7 @@ use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmm
 
 /// Datagrams per `recvmmsg` and `sendmmsg` call.
 pub(crate) const BATCH: usize = 32;
-/// Responses up to which `sendmmsg` gets headers for this many messages, not [`BATCH`].
+/// Largest send that gets a header array of this size instead of [`BATCH`] entries.
 const SMALL_BATCH: usize = 4;
 /// Receive buffer per datagram: larger than any UDP payload a client may send with EDNS.
 const RECEIVE_BUFFER: usize = 65_535;
@@ -25,8 +25,9 @@ const RESPONSE_CAPACITY: usize = crate::MAX_UDP_PAYLOAD as usize;
 
 /// The buffers of one batch, reused for every call.
 pub(crate) struct Batch {
-    /// `BATCH` receive buffers of `RECEIVE_BUFFER` bytes each, one after the other. Pages
-    /// the kernel never writes are never touched, so they cost no resident memory.
+    /// `BATCH` receive buffers of `RECEIVE_BUFFER` bytes each (2 MiB), one after the other.
+    /// NOTE: the resident part depends on the allocator. When it maps the block fresh
+    /// (glibc above its mmap threshold), pages the kernel never writes use no memory.
     requests: Box<[u8]>,
     lengths: [usize; BATCH],
     /// Source of each datagram; `None` when it is neither IPv4 nor IPv6.
