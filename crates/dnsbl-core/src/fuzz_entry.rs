@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use hickory_proto::op::Message;
+use hickory_proto::op::{Message, MessageType, OpCode};
 
 use crate::model::{AnswerStyle, Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
 use crate::snapshot::{Snapshot, SnapshotBuilder};
@@ -126,4 +126,70 @@ fn sample_snapshot() -> &'static Snapshot {
         builder.add_domain("a.b.c.example.org", domain);
         builder.build().expect("the sample snapshot is valid")
     })
+}
+
+/// Parses `packet` with the wire path's request parser and with hickory-proto's
+/// `Message::from_vec`. When the wire parser accepts the packet, hickory-proto must
+/// accept it too and read the same id, opcode, RD and CD bits, question (name compared
+/// without regard to ASCII case, type, class) and EDNS (presence, version 0, DO bit and
+/// payload size, which hickory raises to 512 following RFC 6891 §6.2.5).
+///
+/// Returns whether the wire parser accepted the packet, so that both were compared.
+///
+/// # Panics
+/// Panics on the first field that differs, naming it.
+pub fn compare_request_parsers(packet: &[u8]) -> bool {
+    let Some(query) = crate::answer::parse_plain_query(packet) else {
+        return false;
+    };
+    let message = match Message::from_vec(packet) {
+        Ok(message) => message,
+        Err(error) => panic!("the wire parser accepts a packet hickory-proto rejects: {error}"),
+    };
+    let metadata = &message.metadata;
+    assert_eq!(
+        metadata.id,
+        u16::from_be_bytes([packet[0], packet[1]]),
+        "id"
+    );
+    assert_eq!(metadata.message_type, MessageType::Query, "QR");
+    assert_eq!(metadata.op_code, OpCode::Query, "opcode");
+    assert_eq!(metadata.recursion_desired, packet[2] & 0x01 != 0, "RD");
+    assert_eq!(metadata.checking_disabled, packet[3] & 0x10 != 0, "CD");
+    assert_eq!(message.queries.len(), 1, "question count");
+    assert!(message.answers.is_empty(), "answer count");
+    assert!(message.authorities.is_empty(), "authority count");
+    assert!(
+        message.additionals.is_empty(),
+        "additional records besides OPT"
+    );
+
+    let question = &message.queries[0];
+    let labels: Vec<&[u8]> = question.name().iter().collect();
+    assert_eq!(labels.len(), query.label_count, "label count");
+    for (index, label) in labels.iter().enumerate() {
+        assert!(
+            label.eq_ignore_ascii_case(query.label(packet, index)),
+            "label {index}: {:?} and {:?}",
+            label,
+            query.label(packet, index)
+        );
+    }
+    assert_eq!(u16::from(question.query_type()), query.qtype, "type");
+    assert_eq!(u16::from(question.query_class()), query.qclass, "class");
+
+    match (&message.edns, query.edns) {
+        (None, None) => {}
+        (Some(edns), Some((payload, dnssec_ok))) => {
+            assert_eq!(edns.version(), 0, "EDNS version");
+            assert_eq!(edns.flags().dnssec_ok, dnssec_ok, "DO bit");
+            assert_eq!(edns.max_payload(), payload.max(512), "EDNS payload size");
+            assert!(edns.options().options.is_empty(), "EDNS options");
+        }
+        (hickory, wire) => panic!(
+            "EDNS: hickory-proto reads {:?}, the wire parser {wire:?}",
+            hickory.as_ref().map(|edns| edns.max_payload())
+        ),
+    }
+    true
 }

@@ -1,6 +1,6 @@
-//! Replays the committed fuzz corpus (`fuzz/corpus/answer` and `fuzz/corpus/netblock`,
-//! including every crash the fuzzer found) through the functions the fuzz targets call,
-//! so CI checks them on a stable compiler without libFuzzer.
+//! Replays the committed fuzz corpus (`fuzz/corpus/answer`, `fuzz/corpus/netblock` and
+//! `fuzz/corpus/request`, including every crash the fuzzer found) through the functions
+//! the fuzz targets call, so CI checks them on a stable compiler without libFuzzer.
 
 use std::path::{Path, PathBuf};
 
@@ -51,5 +51,30 @@ fn answer_seeds_are_answered() {
             dnsbl_core::fuzz_entry::answer_packet(&data).is_some(),
             "{name} does not decode"
         );
+    }
+}
+
+#[test]
+fn request_corpus_replays() {
+    for path in corpus("request") {
+        let data = std::fs::read(&path).unwrap();
+        eprintln!("{}", path.display());
+        let _ = dnsbl_core::fuzz_entry::compare_request_parsers(&data);
+    }
+}
+
+#[test]
+fn request_seeds_reach_comparison() {
+    // Seeds named `plain-*` are queries the wire path answers, so both parsers read them;
+    // `other-*` seeds are left to the record path.
+    for path in corpus("request") {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let data = std::fs::read(&path).unwrap();
+        let compared = dnsbl_core::fuzz_entry::compare_request_parsers(&data);
+        if name.starts_with("plain-") {
+            assert!(compared, "{name} is not read by the wire parser");
+        } else if name.starts_with("other-") {
+            assert!(!compared, "{name} is read by the wire parser");
+        }
     }
 }

@@ -1,18 +1,17 @@
-//! The UDP listener: one blocking thread per CPU the process may run on, each receiving
-//! a datagram, answering it into a reused buffer and sending the response.
+//! The UDP listener: one blocking thread per CPU the process may run on, each with a
+//! socket of its own on the same address (`SO_REUSEPORT`, so the kernel spreads clients
+//! over the threads). A thread receives a batch of datagrams, answers each into a reused
+//! buffer and sends the responses as one batch ([`udp_batch`](crate::udp_batch)).
 //!
 //! Plain queries are answered by [`WireAnswerer`] without building DNS messages; every
 //! other datagram goes to [`fallback::respond`], hickory-server's parser and the
 //! handler, so both kinds get the answers the record path would give. Each thread checks
-//! the current snapshot before each query and prepares the wire forms of a new one,
+//! the current snapshot before each batch and prepares the wire forms of a new one,
 //! which costs one empty slot per listing (TXT data is rendered on first use), so a
 //! reload does not pause answers.
-//!
-//! NOTE: each datagram costs one `recvfrom` and one `sendto`. Batching with `recvmmsg`
-//! and `sendmmsg` would need `unsafe` or a crate wrapping them, and neither is used yet.
 
 use std::io;
-use std::net::UdpSocket;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -21,16 +20,26 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use dnsbl_core::answer::{WireAnswerer, WireOutcome, WireScratch};
 use dnsbl_core::{QueryCounters, Snapshot};
+use socket2::{Domain, Protocol, Socket, Type};
 use tracing::debug;
 
 use crate::fallback;
 use crate::handler::DnsblHandler;
 use crate::query_log::QueryLog;
+use crate::udp_batch::Batch;
 
 /// How often a blocked thread wakes to see whether it should stop.
 const STOP_POLL: Duration = Duration::from_millis(100);
-/// Receive buffer: larger than any UDP payload a client may send with EDNS.
-const RECEIVE_BUFFER: usize = 65_535;
+
+/// Binds a UDP socket with `SO_REUSEPORT`, so that each listener thread can bind one more
+/// on the same address. Only sockets of the same user with that option set can share the
+/// port. The TCP listener is bound first and without it, so a second server fails there.
+pub(crate) fn bind_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
 
 /// The running UDP threads.
 pub(crate) struct UdpWorkers {
@@ -39,20 +48,26 @@ pub(crate) struct UdpWorkers {
 }
 
 impl UdpWorkers {
-    /// Starts one thread per available CPU on clones of `socket`.
+    /// Starts one thread per available CPU: the first on `socket` (bound with
+    /// [`bind_socket`]), each other one on a new socket bound to the same address.
     pub(crate) fn spawn(
         socket: UdpSocket,
         snapshot: Arc<ArcSwap<Snapshot>>,
         counters: Arc<QueryCounters>,
         query_log: QueryLog,
     ) -> io::Result<Self> {
-        socket.set_nonblocking(false)?;
-        socket.set_read_timeout(Some(STOP_POLL))?;
+        let local_addr = socket.local_addr()?;
         let count = std::thread::available_parallelism().map_or(1, |count| count.get());
+        let mut sockets = Vec::with_capacity(count);
+        sockets.push(socket);
+        for _ in 1..count {
+            sockets.push(bind_socket(local_addr)?);
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::with_capacity(count);
-        for index in 0..count {
-            let socket = socket.try_clone()?;
+        for (index, socket) in sockets.into_iter().enumerate() {
+            socket.set_nonblocking(false)?;
+            socket.set_read_timeout(Some(STOP_POLL))?;
             let snapshot = snapshot.clone();
             let stop = stop.clone();
             let counters = counters.clone();
@@ -88,16 +103,19 @@ fn serve(
     query_log: QueryLog,
     stop: &AtomicBool,
 ) {
-    let handler = DnsblHandler::new(snapshot.clone())
-        .with_counters(counters.clone())
-        .with_query_log(query_log.clone());
-    let mut answerer = WireAnswerer::new(snapshot.load_full());
-    let mut scratch = WireScratch::default();
-    let mut packet = vec![0u8; RECEIVE_BUFFER];
-    let mut response = Vec::with_capacity(usize::from(crate::MAX_UDP_PAYLOAD));
+    let mut responder = Responder {
+        handler: DnsblHandler::new(snapshot.clone())
+            .with_counters(counters.clone())
+            .with_query_log(query_log.clone()),
+        answerer: WireAnswerer::new(snapshot.load_full()),
+        scratch: WireScratch::default(),
+        counters,
+        query_log,
+    };
+    let mut batch = Batch::new();
     while !stop.load(Ordering::Relaxed) {
-        let (len, src) = match socket.recv_from(&mut packet) {
-            Ok(received) => received,
+        match batch.receive(socket) {
+            Ok(_) => {}
             Err(error)
                 if matches!(
                     error.kind(),
@@ -112,25 +130,47 @@ fn serve(
                 debug!(%error, "UDP receive failed");
                 continue;
             }
-        };
-        let current = snapshot.load();
-        if !Arc::ptr_eq(&current, answerer.snapshot()) {
-            answerer = WireAnswerer::new(arc_swap::Guard::into_inner(current));
         }
-        let request = &packet[..len];
-        let sent = match answerer.answer(request, &mut scratch, &mut response) {
+        let current = snapshot.load();
+        if !Arc::ptr_eq(&current, responder.answerer.snapshot()) {
+            responder.answerer = WireAnswerer::new(arc_swap::Guard::into_inner(current));
+        }
+        batch
+            .respond_each(|request, client, response| responder.respond(request, client, response));
+        batch.send(socket, |error, client| {
+            debug!(%error, %client, "UDP send failed");
+        });
+    }
+}
+
+/// What one listener thread needs to answer a datagram.
+struct Responder {
+    handler: DnsblHandler,
+    answerer: WireAnswerer,
+    scratch: WireScratch,
+    counters: Arc<QueryCounters>,
+    query_log: QueryLog,
+}
+
+impl Responder {
+    /// Answers one request from `client` into `response`. Returns whether a response is
+    /// to be sent: `false` for a datagram that gets none (a response message, or fewer
+    /// than 12 bytes). Every UDP request passes through here, whichever path answers it.
+    fn respond(&mut self, request: &[u8], client: SocketAddr, response: &mut Vec<u8>) -> bool {
+        match self.answerer.answer(request, &mut self.scratch, response) {
             WireOutcome::Answered => {
-                record_wire(&counters, &scratch, &response);
-                query_log.record_response(src, &response);
-                socket.send_to(&response, src)
+                record_wire(&self.counters, &self.scratch, response);
+                self.query_log.record_response(client, response);
+                true
             }
-            WireOutcome::Fallback => match fallback::respond(&handler, request, src) {
-                Some(bytes) => socket.send_to(&bytes, src),
-                None => continue,
+            WireOutcome::Fallback => match fallback::respond(&self.handler, request, client) {
+                Some(bytes) => {
+                    response.clear();
+                    response.extend_from_slice(&bytes);
+                    true
+                }
+                None => false,
             },
-        };
-        if let Err(error) = sent {
-            debug!(%error, client = %src, "UDP send failed");
         }
     }
 }

@@ -17,6 +17,7 @@ mod handler;
 mod query_log;
 mod server;
 mod truncation;
+mod udp_batch;
 mod xfr;
 
 pub use handler::{DnsblHandler, MAX_UDP_PAYLOAD};

@@ -9,10 +9,10 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use dnsbl_core::{QueryCounters, Snapshot};
 use hickory_server::Server;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tracing::{debug, error};
 
-use crate::fast_udp::UdpWorkers;
+use crate::fast_udp::{self, UdpWorkers};
 use crate::handler::DnsblHandler;
 use crate::query_log::QueryLog;
 use crate::xfr::XfrAcl;
@@ -96,16 +96,16 @@ impl DnsServer {
             addr: listen,
             source,
         })?;
-        let udp = udp
-            .into_std()
-            .and_then(|udp| {
-                let log = options.query_log.clone();
-                UdpWorkers::spawn(udp, snapshot.clone(), options.query_counters.clone(), log)
-            })
-            .map_err(|source| ServerError::BindUdp {
-                addr: local_addr,
-                source,
-            })?;
+        let udp = UdpWorkers::spawn(
+            udp,
+            snapshot.clone(),
+            options.query_counters.clone(),
+            options.query_log.clone(),
+        )
+        .map_err(|source| ServerError::BindUdp {
+            addr: local_addr,
+            source,
+        })?;
         let handler = DnsblHandler::new(snapshot)
             .with_xfr_acl(options.xfr_acl)
             .with_counters(options.query_counters)
@@ -161,7 +161,7 @@ impl DnsServer {
 
 /// Binds TCP first and UDP on the same port. With port 0 the port is chosen for TCP, and
 /// if UDP cannot take it, a new pair is tried.
-async fn bind_pair(listen: SocketAddr) -> Result<(TcpListener, UdpSocket), ServerError> {
+async fn bind_pair(listen: SocketAddr) -> Result<(TcpListener, std::net::UdpSocket), ServerError> {
     let attempts = if listen.port() == 0 {
         EPHEMERAL_BIND_ATTEMPTS
     } else {
@@ -179,7 +179,7 @@ async fn bind_pair(listen: SocketAddr) -> Result<(TcpListener, UdpSocket), Serve
             addr: listen,
             source,
         })?;
-        match UdpSocket::bind(addr).await {
+        match fast_udp::bind_socket(addr) {
             Ok(udp) => return Ok((tcp, udp)),
             Err(source) if source.kind() == io::ErrorKind::AddrInUse && attempts > 1 => {
                 last_error = Some(ServerError::BindUdp { addr, source });

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::Lookup;
+use super::{Lookup, QueryText};
 use crate::snapshot::Zone;
 
 /// Labels in a full IPv4 name.
@@ -95,7 +95,7 @@ pub(super) fn lookup<'z, 'a>(
         if let Some(ids) = zone.v4.lookup(u32::from(address)) {
             return Lookup::Listed {
                 listings: Cow::Borrowed(ids),
-                query: IpAddr::V4(address).to_string(),
+                query: QueryText::Address(IpAddr::V4(address)),
             };
         }
     }
@@ -115,11 +115,11 @@ pub(super) fn lookup<'z, 'a>(
             // An IPv4-mapped address is named in its IPv4 form, as rbldnsd does.
             Some(ids) => Lookup::Listed {
                 listings: Cow::Borrowed(ids),
-                query: if mapped {
-                    Ipv4Addr::from(value as u32).to_string()
+                query: QueryText::Address(if mapped {
+                    IpAddr::V4(Ipv4Addr::from(value as u32))
                 } else {
-                    Ipv6Addr::from(value).to_string()
-                },
+                    IpAddr::V6(Ipv6Addr::from(value))
+                }),
             },
             None => Lookup::NotFound,
         };

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::Lookup;
+use super::{Lookup, QueryText};
 use crate::snapshot::{ListingId, TEST_LISTING, Zone};
 
 /// Looks up the labels below the apex of a domain zone, leftmost first.
@@ -36,7 +36,7 @@ pub(super) fn lookup<'z, 'a>(zone: &'z Zone, labels: impl Iterator<Item = &'a [u
         listings.dedup();
         return Lookup::Listed {
             listings: Cow::Owned(listings),
-            query: domain,
+            query: QueryText::Domain(domain),
         };
     }
     if zone.domain_parents.contains(&domain) {

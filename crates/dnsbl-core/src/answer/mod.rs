@@ -32,12 +32,15 @@ mod style_tests;
 mod tests;
 
 use std::borrow::Cow;
+use std::fmt;
+use std::net::IpAddr;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
 pub use records::{ZoneNameError, ZoneRecords};
 pub use txt::{PLACEHOLDERS, placeholders, render_txt};
+pub(crate) use wire::parse_plain_query;
 pub use wire::{WireAnswerer, WireOutcome, WireScratch};
 
 use crate::model::{AnswerStyle, ZoneKind, ZoneSpec};
@@ -88,15 +91,34 @@ impl Answer {
 
 /// The result of looking up a name below the apex of a zone.
 enum Lookup<'z> {
-    /// Listed by these listings (sorted, distinct). `query` is the address or domain in
-    /// text form for the TXT `{query}` placeholder.
+    /// Listed by these listings (sorted, distinct). `query` is the address or domain for
+    /// the TXT `{query}` placeholder.
     Listed {
         listings: Cow<'z, [ListingId]>,
-        query: String,
+        query: QueryText,
     },
     /// Not listed, but a listed name lies below it.
     EmptyNonTerminal,
     NotFound,
+}
+
+/// The address or domain a listed name stands for. An address is kept as a value and
+/// formatted only when a TXT template uses `{query}`, so the wire path does not allocate
+/// for it.
+#[derive(Clone, Debug)]
+enum QueryText {
+    Address(IpAddr),
+    /// Lower case, without a trailing dot.
+    Domain(String),
+}
+
+impl fmt::Display for QueryText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueryText::Address(addr) => addr.fmt(f),
+            QueryText::Domain(domain) => f.write_str(domain),
+        }
+    }
 }
 
 /// Builds the answer for one question.
@@ -127,7 +149,7 @@ pub fn answer(snapshot: &Snapshot, name: &Name, qtype: RecordType, qclass: DNSCl
     };
     match lookup {
         Lookup::Listed { listings, query } => {
-            listed_answer(snapshot, zone, name, qtype, &listings, &query)
+            listed_answer(snapshot, zone, name, qtype, &listings, &query.to_string())
         }
         Lookup::EmptyNonTerminal => Answer::negative(zone, ResponseCode::NoError),
         Lookup::NotFound => Answer::negative(zone, ResponseCode::NXDomain),

@@ -10,12 +10,14 @@
 
 mod request;
 
+pub(crate) use request::parse as parse_plain_query;
+
 use std::net::Ipv4Addr;
 use std::sync::{Arc, OnceLock};
 
 use hickory_proto::rr::{Name, RData};
 
-use super::{Lookup, lookup_in, render_txt};
+use super::{Lookup, QueryText, lookup_in, render_txt};
 use crate::model::AnswerStyle;
 use crate::snapshot::{ListingId, Snapshot, Zone};
 use request::{HEADER_LEN, Query};
@@ -230,7 +232,7 @@ impl WireAnswerer {
         scratch: &mut WireScratch,
         listings: &[ListingId],
         ttl: u32,
-        query: &str,
+        query: &QueryText,
     ) -> u16 {
         scratch.texts.clear();
         for &id in listings {
@@ -244,7 +246,8 @@ impl WireAnswerer {
                 None => {
                     let listing = &self.snapshot.listings[id as usize];
                     let category = &self.snapshot.categories[listing.category];
-                    let text = render_txt(&category.txt, query, listing, category, "");
+                    let query = query.to_string();
+                    let text = render_txt(&category.txt, &query, listing, category, "");
                     push_character_strings(out, &text);
                 }
             }

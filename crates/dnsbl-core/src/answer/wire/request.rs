@@ -19,7 +19,7 @@ const TYPE_OPT: u16 = 41;
 const FLAG_DO: u16 = 0x8000;
 
 /// The parts of a plain query the response needs.
-pub(super) struct Query {
+pub(crate) struct Query {
     /// Label starts (offsets of the length octet) in the packet, leftmost first.
     pub label_offsets: [u16; MAX_LABELS],
     pub label_count: usize,
@@ -47,7 +47,7 @@ fn u16_at(packet: &[u8], offset: usize) -> Option<u16> {
 
 /// Parses `packet` as a plain query, or returns `None` for anything the wire path leaves
 /// to the full parser.
-pub(super) fn parse(packet: &[u8]) -> Option<Query> {
+pub(crate) fn parse(packet: &[u8]) -> Option<Query> {
     if packet.len() < HEADER_LEN {
         return None;
     }
