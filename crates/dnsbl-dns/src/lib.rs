@@ -19,5 +19,5 @@ mod truncation;
 mod xfr;
 
 pub use handler::{DnsblHandler, MAX_UDP_PAYLOAD};
-pub use server::{DnsServer, ServerError, ServerOptions};
+pub use server::{BoundListeners, DnsServer, ServerError, ServerOptions};
 pub use xfr::{NotifyError, XfrAcl, send_notify};

@@ -87,11 +87,51 @@ impl DnsServer {
         snapshot: Arc<ArcSwap<Snapshot>>,
         options: ServerOptions,
     ) -> Result<Self, ServerError> {
+        BoundListeners::bind(listen).await?.start(snapshot, options)
+    }
+}
+
+/// TCP and UDP sockets bound on one address that nobody answers yet: queries wait in the
+/// kernel's socket buffers (and connections in the listen backlog) until
+/// [`start`](Self::start). `dnsbl serve` binds before it loads the data, so that a port
+/// conflict fails at once, and starts answering when the first snapshot is ready.
+pub struct BoundListeners {
+    tcp: TcpListener,
+    udp: UdpSocket,
+    local_addr: SocketAddr,
+}
+
+impl BoundListeners {
+    /// Binds TCP and UDP on `listen`; with port 0 both get the same port.
+    pub async fn bind(listen: SocketAddr) -> Result<Self, ServerError> {
         let (tcp, udp) = bind_pair(listen).await?;
         let local_addr = tcp.local_addr().map_err(|source| ServerError::BindTcp {
             addr: listen,
             source,
         })?;
+        Ok(BoundListeners {
+            tcp,
+            udp,
+            local_addr,
+        })
+    }
+
+    /// Returns the address both sockets are bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Starts answering on the bound sockets from `snapshot`.
+    pub fn start(
+        self,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        options: ServerOptions,
+    ) -> Result<DnsServer, ServerError> {
+        let BoundListeners {
+            tcp,
+            udp,
+            local_addr,
+        } = self;
         let udp = udp
             .into_std()
             .and_then(|udp| {
@@ -113,7 +153,9 @@ impl DnsServer {
             local_addr,
         })
     }
+}
 
+impl DnsServer {
     /// Returns the address both listeners are bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
