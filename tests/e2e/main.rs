@@ -21,6 +21,7 @@ mod postfix;
 mod rbldnsd;
 mod reload;
 mod resolver;
+mod restart;
 mod secrets;
 mod serve;
 mod spamassassin;

@@ -149,6 +149,22 @@ impl Store {
                 .await?,
         )
     }
+
+    /// Stores `fingerprint` for a register that a sync inside another transaction (an
+    /// ingest) has just applied. It is stored only while no fingerprint is set, because a
+    /// sync by `dnsbl serve` in between would have stored the fingerprint of its own files.
+    pub async fn set_register_fingerprint_if_unset(
+        &self,
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE state SET register_fingerprint = ? WHERE id = 1 AND register_fingerprint IS NULL",
+        )
+        .bind(fingerprint)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
 }
 
 /// Formats today's date in UTC as `YYYY-MM-DD`.

@@ -2,7 +2,7 @@
 //!
 //! The inputs of a snapshot are read either from the tables (categories, active providers,
 //! `listed_ranges`, domains, allow-list entries) or from the `snapshot_cache` BLOB that
-//! holds the same inputs (see [`crate::snapshot_cache`]). Both go through the BLOB form,
+//! contains the same inputs (see [`crate::snapshot_cache`]). Both go through the BLOB form,
 //! so there is one decoder feeding the [`SnapshotBuilder`].
 
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use sqlx::{Row, SqliteConnection};
 use crate::snapshot_cache::{CacheEncoder, FORMAT, decode};
 use crate::{ListedRange, SourceKey, Store, StoreError, addr, read_serial};
 
-/// Where the inputs of a snapshot came from, for logs and tests.
+/// The origin of a snapshot's inputs, for logs and tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SnapshotSource {
     /// The `snapshot_cache` row, valid for the current serial.
@@ -125,7 +125,7 @@ pub(crate) async fn write_cache(
 }
 
 /// Reads the snapshot inputs from the tables into the BLOB form. `ranges` replaces the
-/// read of `listed_ranges` when the caller holds the rows it has just written.
+/// read of `listed_ranges` when the caller has the rows it has just written in memory.
 pub(crate) async fn encode_tables(
     conn: &mut SqliteConnection,
     ranges: Option<&[ListedRange]>,
@@ -179,8 +179,8 @@ pub(crate) async fn encode_tables(
     };
 
     // One listing per provider and source, however many ranges it has. Rows come grouped
-    // by provider and source (the expansion writes them sorted), so the last key answers
-    // almost every row and the map only the rest.
+    // by provider and source (the expansion writes them sorted), so the last key matches
+    // almost every row and the map serves the rest.
     let mut interned: HashMap<(i64, SourceKey), u32> = HashMap::new();
     let mut last: Option<((i64, SourceKey), u32)> = None;
     let mut add = |cache: &mut CacheEncoder, listed: ListedRange| {

@@ -2,9 +2,9 @@
 //!
 //! One BLOB replaces the 500,000 rows of `listed_ranges` (plus the providers) that a load
 //! from the tables reads one by one: decoding it is a linear walk over fixed-size records
-//! and length-prefixed strings. Every number is little-endian; a string is a `u32` byte
-//! length and UTF-8 bytes; an optional string is a `u8` flag (0 absent, 1 present) and
-//! then the string. The sections, in order, each start with a `u32` count:
+//! and length-prefixed strings. Every number is little-endian. A string is a `u32` byte
+//! length and the UTF-8 bytes. An optional string is a `u8` flag (0 absent, 1 present)
+//! and then the string. The sections, in order, each start with a `u32` count:
 //!
 //! 1. categories: name, code (`u32` of the address), TXT template;
 //! 2. listings: provider, optional operator, category index (`u32`), optional
@@ -318,4 +318,120 @@ pub(crate) fn decode(
         )));
     }
     Ok(builder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dnsbl_core::{AnswerStyle, SoaSpec, ZoneKind, ZoneSpec};
+
+    fn zone(name: &str, kind: ZoneKind) -> ZoneSpec {
+        ZoneSpec {
+            name: name.to_string(),
+            kind,
+            ttl: 60,
+            soa: SoaSpec {
+                mname: "ns.example".to_string(),
+                rname: "hostmaster.example".to_string(),
+                refresh: 1,
+                retry: 1,
+                expire: 1,
+                minimum: 1,
+                ttl: 1,
+            },
+            ns: vec!["ns.example".to_string()],
+            ns_ttl: 60,
+            categories: None,
+            style: AnswerStyle::Zen,
+            lookup_url: None,
+            includes: Vec::new(),
+        }
+    }
+
+    fn range(text: &str) -> AddrRange {
+        text.parse().unwrap()
+    }
+
+    /// Encodes a BLOB with one record in every section.
+    fn sample() -> Vec<u8> {
+        let mut cache = CacheEncoder::default();
+        cache.category(&Category {
+            name: "bad".to_string(),
+            code: [127, 0, 0, 3].into(),
+            txt: "{provider}".to_string(),
+        });
+        let asn = cache.listing(
+            "P",
+            Some("Op"),
+            0,
+            Some("2026-01-01"),
+            &ListingSource::Asn(64500),
+        );
+        let netblock = range("2001:db8::/32");
+        let block = cache.listing("Q", None, 0, None, &ListingSource::Netblock(netblock));
+        let domain = ListingSource::Domain("spam.example".to_string());
+        let named = cache.listing("R", None, 0, None, &domain);
+        cache.range(&range("192.0.2.0/24"), asn);
+        cache.range(&netblock, block);
+        cache.domain("spam.example", named);
+        cache.allow_range(&range("192.0.2.128/25"), None);
+        cache.allow_domain("ok.spam.example", Some("dbl.example"));
+        cache.finish()
+    }
+
+    #[test]
+    fn blob_round_trip() {
+        let zones = [
+            zone("bl.example", ZoneKind::Address),
+            zone("dbl.example", ZoneKind::Domain),
+        ];
+        let snapshot = decode(&sample(), 7, &zones).unwrap().build().unwrap();
+        assert_eq!(snapshot.serial, 7);
+        assert_eq!(snapshot.categories[0].code, Ipv4Addr::new(127, 0, 0, 3));
+        // Listing 0 is the RFC 5782 test entry of every snapshot.
+        let asn = &snapshot.listings[1];
+        assert_eq!(asn.provider, "P");
+        assert_eq!(asn.operator.as_deref(), Some("Op"));
+        assert_eq!(asn.listed_since.as_deref(), Some("2026-01-01"));
+        assert_eq!(asn.source, ListingSource::Asn(64500));
+        assert_eq!(
+            snapshot.listings[2].source,
+            ListingSource::Netblock(range("2001:db8::/32"))
+        );
+        let bl = snapshot
+            .zones
+            .iter()
+            .find(|z| z.spec.name == "bl.example")
+            .unwrap();
+        assert_eq!(bl.v4.lookup(0xc000_0201), Some(&[1][..]));
+        assert_eq!(bl.v4.lookup(0xc000_0281), None, "allow-list range cut out");
+        assert_eq!(bl.v6.lookup(0x2001_0db8 << 96), Some(&[2][..]));
+        let dbl = snapshot
+            .zones
+            .iter()
+            .find(|z| z.spec.name == "dbl.example")
+            .unwrap();
+        assert_eq!(dbl.domains["spam.example"][..], [3]);
+        assert!(dbl.excluded_domains.contains("ok.spam.example"));
+    }
+
+    #[test]
+    fn damaged_blob_is_an_error() {
+        let blob = sample();
+        let zones = [zone("bl.example", ZoneKind::Address)];
+        for length in 0..blob.len() {
+            let error = decode(&blob[..length], 1, &zones).err();
+            assert!(
+                matches!(&error, Some(StoreError::InvalidData(message)) if message.contains("snapshot_cache")),
+                "cut at {length}: {error:?}"
+            );
+        }
+        let mut longer = blob.clone();
+        longer.push(0);
+        assert!(decode(&longer, 1, &zones).is_err(), "trailing byte");
+        let mut bad_index = CacheEncoder::default();
+        bad_index.range(&range("192.0.2.0/24"), 99);
+        let bad_index = bad_index.finish();
+        assert!(decode(&bad_index, 1, &zones).is_err(), "listing index 99");
+    }
 }

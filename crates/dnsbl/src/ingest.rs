@@ -1,14 +1,17 @@
 //! `dnsbl ingest`: load routing data and expand the register into listed ranges.
 
 use anyhow::Context;
-use dnsbl_config::ZonesDir;
+use dnsbl_config::ZonesTexts;
 use dnsbl_store::Store;
 
 use crate::cli::IngestArgs;
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
-    let zones = ZonesDir::load(&args.store.zones)?;
+    let texts = ZonesTexts::read(&args.store.zones)?;
     let limit = args.widths.limit();
+    let fingerprint = crate::serve::files_fingerprint(&texts, &limit);
+    let zones = texts.parse()?;
+    drop(texts);
     zones.check_range_widths(&limit)?;
     let store = Store::open(&args.store.db)
         .await
@@ -16,6 +19,10 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let summary =
         dnsbl_ingest::ingest_with_register(&store, &args.asn_data, Some(&zones.register), &limit)
             .await?;
+    // The ingest applied these files, so the next `dnsbl serve` with them can skip the sync.
+    store
+        .set_register_fingerprint_if_unset(&fingerprint)
+        .await?;
     println!("{summary}");
     Ok(())
 }

@@ -92,7 +92,7 @@ fn zone_fingerprint(zones: &[ZoneSpec]) -> String {
 
 /// A SHA-256 digest of everything the register sync and its checks depend on: the texts
 /// of zones.toml and register.toml and the range limits.
-fn files_fingerprint(texts: &ZonesTexts, limit: &RangeLimit) -> String {
+pub(crate) fn files_fingerprint(texts: &ZonesTexts, limit: &RangeLimit) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     hasher.update(b"dnsbl zones/ fingerprint 1\0");
