@@ -30,13 +30,17 @@ def log(message):
 
 
 def query(name, ident):
-    """Sends an A query over UDP and returns (rcode, answer count)."""
+    """Sends an A query over UDP and returns (rcode, answer count), or None when no
+    response came within a second or the port was closed (a server still starting)."""
     header = struct.pack(">HHHHHH", ident, 0x0100, 1, 0, 0, 0)
     qname = b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0"
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(1.0)
-        sock.sendto(header + qname + struct.pack(">HH", 1, 1), ("127.0.0.1", DNS_PORT))
-        response, _ = sock.recvfrom(4096)
+        try:
+            sock.sendto(header + qname + struct.pack(">HH", 1, 1), ("127.0.0.1", DNS_PORT))
+            response, _ = sock.recvfrom(4096)
+        except OSError:
+            return None
     flags, _, answers = struct.unpack(">HHH", response[2:8])
     return flags & 0xF, answers
 
@@ -48,9 +52,11 @@ def wait_for(name, listed):
     ident = 0
     while time.monotonic() - started < TIMEOUT_SECONDS:
         ident = (ident + 1) & 0xFFFF
-        rcode, answers = query(name, ident)
-        if (rcode == 0 and answers > 0) if listed else rcode == 3:
-            return time.monotonic() - started
+        result = query(name, ident)
+        if result is not None:
+            rcode, answers = result
+            if (rcode == 0 and answers > 0) if listed else rcode == 3:
+                return time.monotonic() - started
         time.sleep(POLL_SECONDS)
     raise SystemExit(f"{name} did not become {'listed' if listed else 'NXDOMAIN'} within {TIMEOUT_SECONDS} s")
 
@@ -113,9 +119,9 @@ def main():
             netblock = f"198.51.100.{run * 8}/29"
             name = f"{run * 8}.100.51.198.bl.example"
             provider = f"write-to-dns-{os.getpid()}-{run}"
-            rcode, _ = query(name, 1)
-            if rcode != 3:
-                raise SystemExit(f"{name} is listed before the write (rcode {rcode})")
+            result = query(name, 1)
+            if result is None or result[0] != 3:
+                raise SystemExit(f"{name} is not NXDOMAIN before the write: {result}")
             create_s, status = post("/v1/providers", token, {
                 "name": provider, "category": args.category, "netblocks": [netblock]})
             assert status == 201, status

@@ -17,13 +17,6 @@ use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command};
 
-/// mimalloc instead of the system allocator: glibc's malloc keeps most of the memory freed
-/// after a snapshot load in its per-thread arenas, while mimalloc returns it to the
-/// system, so the resident size of `dnsbl serve` stays near its live data. The figures
-/// are in docs/benchmarks.md.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_format);
