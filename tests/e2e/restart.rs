@@ -26,7 +26,7 @@ fn copy_zones(dir: &Path) -> PathBuf {
     zones
 }
 
-/// The A values and rcode of `NAME` from a fresh server on `zones` and `db`.
+/// Starts a server on `zones` and `db` and returns the rcode and A values for `NAME`.
 fn answer_after_start(zones: &Path, db: &Path) -> (ResponseCode, Vec<String>) {
     let server = Server::start(zones, db);
     let response = query_udp(server.addr, NAME, RecordType::A);

@@ -349,7 +349,7 @@ impl SnapshotBuilder {
         builder
     }
 
-    /// Reserves room for `additional` more listings, so that a loader that knows the count
+    /// Reserves room for `additional` more listings, so that a loader that has read the count
     /// allocates the list once.
     pub fn reserve_listings(&mut self, additional: usize) {
         self.listings.reserve_exact(additional);

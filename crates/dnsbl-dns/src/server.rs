@@ -91,7 +91,7 @@ impl DnsServer {
     }
 }
 
-/// TCP and UDP sockets bound on one address that nobody answers yet: queries wait in the
+/// TCP and UDP sockets bound on one address but not read yet. Queries wait in the
 /// kernel's socket buffers (and connections in the listen backlog) until
 /// [`start`](Self::start). `dnsbl serve` binds before it loads the data, so that a port
 /// conflict fails at once, and starts answering when the first snapshot is ready.
@@ -121,7 +121,7 @@ impl BoundListeners {
         self.local_addr
     }
 
-    /// Starts answering on the bound sockets from `snapshot`.
+    /// Starts the UDP and TCP listeners on the bound sockets, with answers from `snapshot`.
     pub fn start(
         self,
         snapshot: Arc<ArcSwap<Snapshot>>,

@@ -95,7 +95,7 @@ async fn cache_matches_tables() {
 async fn register_edit_drops_cache() {
     let dir = tempfile::tempdir().unwrap();
     let (store, zones) = ingested(dir.path()).await;
-    // An operator rename changes TXT answers without an expansion or a new serial.
+    // An operator rename changes TXT records without an expansion or a new serial.
     sqlx::query("UPDATE operators SET name = 'Renamed' WHERE name = 'Op'")
         .execute(store.pool())
         .await

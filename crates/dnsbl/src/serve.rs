@@ -24,9 +24,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             None
         }
     };
-    // Bound before the data is loaded, so that a port conflict fails at once. Nobody
-    // answers until the first snapshot is ready: queries wait in the socket buffers, and
-    // a wrong NXDOMAIN from an empty snapshot can never be sent.
+    // Bound before the data is loaded, so that a port conflict fails at once. The sockets
+    // are read only once the first snapshot is ready, so queries wait in the socket
+    // buffers and no NXDOMAIN is ever sent from missing data.
     let listeners = dnsbl_dns::BoundListeners::bind(args.listen)
         .await
         .with_context(|| format!("failed to listen on {}", args.listen))?;
@@ -90,8 +90,8 @@ fn zone_fingerprint(zones: &[ZoneSpec]) -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// A SHA-256 digest of everything the register sync and its checks depend on: the texts
-/// of zones.toml and register.toml and the range limits.
+/// Computes a SHA-256 digest of everything the register sync and its checks depend on:
+/// the texts of zones.toml and register.toml and the range limits.
 pub(crate) fn files_fingerprint(texts: &ZonesTexts, limit: &RangeLimit) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
@@ -202,8 +202,8 @@ fn log_snapshot(snapshot: &Snapshot, source: SnapshotSource, started: Instant) {
 /// Rebuilds the snapshot on SIGHUP (after reading zones/ again) and when the database's
 /// serial changes, for example after `dnsbl ingest` in another process or at once when
 /// the admin API notifies `listings_changed`. A serial change reuses the zones of the
-/// last read of zones/. A failed reload is logged and the current snapshot keeps
-/// answering.
+/// last read of zones/. A failed reload is logged and the queries are still answered
+/// from the current snapshot.
 #[allow(clippy::too_many_arguments)]
 async fn watch_for_changes(
     store: Store,
@@ -240,7 +240,7 @@ async fn watch_for_changes(
     }
 }
 
-/// Reads zones/ again, applies it and installs a new snapshot; returns the zones read.
+/// Reads zones/ again, applies it and installs a new snapshot. Returns the zones read.
 async fn reload_all(
     store: &Store,
     zones_root: &std::path::Path,
