@@ -91,6 +91,7 @@ impl<T: AddrKey> RangeTable<T> {
         };
         let mut interned: HashMap<Box<[ListingId]>, u32> = HashMap::new();
         let mut active: BTreeMap<ListingId, u32> = BTreeMap::new();
+        let mut scratch: Vec<ListingId> = Vec::new();
         let mut index = 0;
         while index < events.len() {
             let Some(position) = events[index].0 else {
@@ -115,13 +116,14 @@ impl<T: AddrKey> RangeTable<T> {
                 Some(Some(next)) => next.prev(),
                 _ => T::MAX,
             };
-            let set: Box<[ListingId]> = active.keys().copied().collect();
-            let group = match interned.get(&set) {
+            // A set is allocated only the first time it occurs.
+            scratch.clear();
+            scratch.extend(active.keys().copied());
+            let group = match interned.get(scratch.as_slice()) {
                 Some(&group) => group,
                 None => {
-                    let group = table.group_pool.len() as u32;
-                    table.group_pool.push(set.clone());
-                    interned.insert(set, group);
+                    let group = interned.len() as u32;
+                    interned.insert(scratch.as_slice().into(), group);
                     group
                 }
             };
@@ -135,6 +137,12 @@ impl<T: AddrKey> RangeTable<T> {
                 table.groups.push(group);
             }
         }
+        // Each set is allocated once: the map's keys become the pool, in group order.
+        let mut pool: Vec<Option<Box<[ListingId]>>> = vec![None; interned.len()];
+        for (set, group) in interned {
+            pool[group as usize] = Some(set);
+        }
+        table.group_pool = pool.into_iter().flatten().collect();
         table.starts.shrink_to_fit();
         table.index = table.starts.iter().step_by(INDEX_BLOCK).copied().collect();
         table.ends.shrink_to_fit();
