@@ -21,6 +21,9 @@ SERVER_CPU = "0"
 LOAD_CPU = "1"
 PORTS = {"dnsbl": 5350, "dnsbl-base": 5351, "rbldnsd": 5352, "null": 5353}
 PROBE_NAME = "2.0.0.127.bl.example"
+# The malloc settings of deploy/dnsbl.service, so that dnsbl is measured as deployed.
+DNSBL_ENV = {"MALLOC_ARENA_MAX": "1", "MALLOC_TRIM_THRESHOLD_": "131072",
+             "MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
 def log(message):
@@ -73,8 +76,9 @@ def rss_kib(pid):
 
 
 class Server:
-    def __init__(self, name, argv, cwd=None, reload=None):
+    def __init__(self, name, argv, cwd=None, reload=None, env=None):
         self.name, self.argv, self.cwd, self.reload = name, argv, cwd, reload
+        self.env = dict(os.environ, **(env or {}))
         self.port = PORTS[name]
         self.process = None
 
@@ -86,6 +90,7 @@ class Server:
         self.process = subprocess.Popen(
             ["taskset", "-c", SERVER_CPU] + self.argv,
             cwd=self.cwd,
+            env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=open(self.log_path, "w"),
         )
@@ -242,7 +247,8 @@ def main():
         shutil.copy(db, copy)
         argv = [binary, "serve", "--zones", zones, "--db", copy,
                 "--listen", f"127.0.0.1:{PORTS[name]}", "--poll-seconds", "3600"]
-        return Server(name, argv, reload=lambda s: s.process.send_signal(signal.SIGHUP))
+        return Server(name, argv, reload=lambda s: s.process.send_signal(signal.SIGHUP),
+                      env=DNSBL_ENV)
 
     rbl_dir = os.path.join(args.data, "rbldnsd")
 

@@ -32,6 +32,7 @@ mod query_log;
 mod rbldnsd;
 mod reload;
 mod resolver;
+mod restart;
 mod rspamd;
 mod secrets;
 mod serve;

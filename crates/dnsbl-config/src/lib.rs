@@ -112,6 +112,38 @@ impl ZonesDir {
     }
 }
 
+/// The texts of `zones.toml` and `register.toml`, read but not parsed yet, so that a
+/// caller can compare them with what it applied before and skip parsing a large register.
+#[derive(Clone, Debug)]
+pub struct ZonesTexts {
+    pub root: PathBuf,
+    pub zones: String,
+    pub register: String,
+}
+
+impl ZonesTexts {
+    /// Reads both files under `root`.
+    pub fn read(root: &Path) -> Result<Self, ConfigError> {
+        Ok(ZonesTexts {
+            root: root.to_path_buf(),
+            zones: read(&root.join(ZONES_FILE))?,
+            register: read(&root.join(REGISTER_FILE))?,
+        })
+    }
+
+    /// Parses and validates both files, as [`ZonesDir::load`] does.
+    pub fn parse(&self) -> Result<ZonesDir, ConfigError> {
+        ZonesDir::from_texts(&self.root, &self.zones, &self.register)
+    }
+
+    /// Parses `zones.toml` alone. The categories it names are not checked against
+    /// `register.toml`, so use it only for files that [`parse`](Self::parse) accepted
+    /// before.
+    pub fn parse_zones(&self) -> Result<Vec<dnsbl_core::ZoneSpec>, ConfigError> {
+        zones::parse(&self.zones, &self.root.join(ZONES_FILE))
+    }
+}
+
 fn read(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),

@@ -104,6 +104,7 @@ impl<T: AddrKey> RangeTable<T> {
         };
         let mut interned: HashMap<Box<[ListingId]>, u32> = HashMap::new();
         let mut active: BTreeMap<ListingId, u32> = BTreeMap::new();
+        let mut scratch: Vec<ListingId> = Vec::new();
         let mut index = 0;
         while index < events.len() {
             let Some(position) = events[index].0 else {
@@ -128,13 +129,14 @@ impl<T: AddrKey> RangeTable<T> {
                 Some(Some(next)) => next.prev(),
                 _ => T::MAX,
             };
-            let set: Box<[ListingId]> = active.keys().copied().collect();
-            let group = match interned.get(&set) {
+            // A set is allocated only the first time it occurs.
+            scratch.clear();
+            scratch.extend(active.keys().copied());
+            let group = match interned.get(scratch.as_slice()) {
                 Some(&group) => group,
                 None => {
-                    let group = table.group_pool.len() as u32;
-                    table.group_pool.push(set.clone());
-                    interned.insert(set, group);
+                    let group = interned.len() as u32;
+                    interned.insert(scratch.as_slice().into(), group);
                     group
                 }
             };
@@ -148,6 +150,12 @@ impl<T: AddrKey> RangeTable<T> {
                 table.groups.push(group);
             }
         }
+        // Each set is allocated once: the map's keys become the pool, in group order.
+        let mut pool: Vec<Option<Box<[ListingId]>>> = vec![None; interned.len()];
+        for (set, group) in interned {
+            pool[group as usize] = Some(set);
+        }
+        table.group_pool = pool.into_iter().flatten().collect();
         table.starts.shrink_to_fit();
         table.buckets = bucket_index(&table.starts);
         table.ends.shrink_to_fit();
@@ -377,6 +385,12 @@ impl SnapshotBuilder {
         builder
     }
 
+    /// Reserves room for `additional` more listings, so that a loader that has read the count
+    /// allocates the list once.
+    pub fn reserve_listings(&mut self, additional: usize) {
+        self.listings.reserve_exact(additional);
+    }
+
     /// Registers a listing and returns its id for [`add_range`](Self::add_range) and
     /// [`add_domain`](Self::add_domain).
     pub fn add_listing(&mut self, listing: Listing) -> ListingId {
@@ -542,10 +556,12 @@ impl SnapshotBuilder {
             }
         }
 
+        let mut listings = self.listings;
+        listings.shrink_to_fit();
         Ok(Snapshot {
             serial: self.serial,
             categories: self.categories,
-            listings: self.listings,
+            listings,
             zones,
         })
     }
@@ -604,32 +620,33 @@ const MAPPED_START: u128 = 0xffff << 32;
 const MAPPED_END: u128 = MAPPED_START | 0xffff_ffff;
 
 /// Splits an IPv6 range into the parts below, inside and above ::ffff:0:0/96, with the
-/// inside part as an IPv4 range. An IPv4 range is returned unchanged.
-fn split_mapped(range: AddrRange) -> Vec<AddrRange> {
-    let AddrRange::V6 { start, end } = range else {
-        return vec![range];
-    };
-    if end < MAPPED_START || start > MAPPED_END {
-        return vec![range];
+/// inside part as an IPv4 range. An IPv4 range is returned unchanged. The parts come back
+/// in a fixed array (unused slots `None`), so the load of a large snapshot allocates
+/// nothing per range.
+fn split_mapped(range: AddrRange) -> impl Iterator<Item = AddrRange> {
+    let mut parts = [None; 3];
+    match range {
+        AddrRange::V6 { start, end } if end >= MAPPED_START && start <= MAPPED_END => {
+            if start < MAPPED_START {
+                parts[0] = Some(AddrRange::V6 {
+                    start,
+                    end: MAPPED_START - 1,
+                });
+            }
+            parts[1] = Some(AddrRange::V4 {
+                start: (start.max(MAPPED_START) - MAPPED_START) as u32,
+                end: (end.min(MAPPED_END) - MAPPED_START) as u32,
+            });
+            if end > MAPPED_END {
+                parts[2] = Some(AddrRange::V6 {
+                    start: MAPPED_END + 1,
+                    end,
+                });
+            }
+        }
+        _ => parts[0] = Some(range),
     }
-    let mut parts = Vec::with_capacity(3);
-    if start < MAPPED_START {
-        parts.push(AddrRange::V6 {
-            start,
-            end: MAPPED_START - 1,
-        });
-    }
-    parts.push(AddrRange::V4 {
-        start: (start.max(MAPPED_START) - MAPPED_START) as u32,
-        end: (end.min(MAPPED_END) - MAPPED_START) as u32,
-    });
-    if end > MAPPED_END {
-        parts.push(AddrRange::V6 {
-            start: MAPPED_END + 1,
-            end,
-        });
-    }
-    parts
+    parts.into_iter().flatten()
 }
 
 /// The proper parents of every listed domain that no exclusion removes.
@@ -833,22 +850,17 @@ mod tests {
     #[test]
     fn split_mapped_ranges() {
         let range = |text: &str| text.parse::<AddrRange>().unwrap();
+        let split = |text: &str| split_mapped(range(text)).collect::<Vec<_>>();
+        assert_eq!(split("::ffff:192.0.2.0/120"), [range("192.0.2.0/24")]);
         assert_eq!(
-            split_mapped(range("::ffff:192.0.2.0/120")),
-            [range("192.0.2.0/24")]
-        );
-        assert_eq!(
-            split_mapped(range("::fffe:ffff:ffff-::1:0:0:1")),
+            split("::fffe:ffff:ffff-::1:0:0:1"),
             [
                 range("::fffe:ffff:ffff-::fffe:ffff:ffff"),
                 range("0.0.0.0/0"),
                 range("::1:0:0:0-::1:0:0:1"),
             ]
         );
-        assert_eq!(
-            split_mapped(range("2001:db8::/32")),
-            [range("2001:db8::/32")]
-        );
-        assert_eq!(split_mapped(range("192.0.2.0/24")), [range("192.0.2.0/24")]);
+        assert_eq!(split("2001:db8::/32"), [range("2001:db8::/32")]);
+        assert_eq!(split("192.0.2.0/24"), [range("192.0.2.0/24")]);
     }
 }

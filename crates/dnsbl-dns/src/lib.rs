@@ -22,5 +22,5 @@ mod xfr;
 
 pub use handler::{DnsblHandler, MAX_UDP_PAYLOAD};
 pub use query_log::QueryLog;
-pub use server::{DnsServer, ServerError, ServerOptions};
+pub use server::{BoundListeners, DnsServer, ServerError, ServerOptions};
 pub use xfr::{NotifyError, XfrAcl, send_notify};

@@ -91,11 +91,51 @@ impl DnsServer {
         snapshot: Arc<ArcSwap<Snapshot>>,
         options: ServerOptions,
     ) -> Result<Self, ServerError> {
+        BoundListeners::bind(listen).await?.start(snapshot, options)
+    }
+}
+
+/// TCP and UDP sockets bound on one address but not read yet. Queries wait in the
+/// kernel's socket buffers (and connections in the listen backlog) until
+/// [`start`](Self::start). `dnsbl serve` binds before it loads the data, so that a port
+/// conflict fails at once, and starts answering when the first snapshot is ready.
+pub struct BoundListeners {
+    tcp: TcpListener,
+    udp: std::net::UdpSocket,
+    local_addr: SocketAddr,
+}
+
+impl BoundListeners {
+    /// Binds TCP and UDP on `listen`; with port 0 both get the same port.
+    pub async fn bind(listen: SocketAddr) -> Result<Self, ServerError> {
         let (tcp, udp) = bind_pair(listen).await?;
         let local_addr = tcp.local_addr().map_err(|source| ServerError::BindTcp {
             addr: listen,
             source,
         })?;
+        Ok(BoundListeners {
+            tcp,
+            udp,
+            local_addr,
+        })
+    }
+
+    /// Returns the address both sockets are bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Starts the UDP and TCP listeners on the bound sockets, with answers from `snapshot`.
+    pub fn start(
+        self,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        options: ServerOptions,
+    ) -> Result<DnsServer, ServerError> {
+        let BoundListeners {
+            tcp,
+            udp,
+            local_addr,
+        } = self;
         let udp = UdpWorkers::spawn(
             udp,
             snapshot.clone(),
@@ -119,7 +159,9 @@ impl DnsServer {
             local_addr,
         })
     }
+}
 
+impl DnsServer {
     /// Returns the address both listeners are bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

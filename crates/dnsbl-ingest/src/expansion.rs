@@ -134,10 +134,13 @@ pub(crate) struct ExpansionCounts {
     pub ranges_v6: u64,
     pub addresses_v4: u128,
     pub addresses_v6: u128,
+    /// The serial after the expansion.
+    pub serial: u32,
 }
 
 /// Expands every active provider from the routing rows visible inside `update` (the new
-/// rows during an ingest) and replaces the listed ranges.
+/// rows during an ingest), replaces the listed ranges, increases the serial and stores
+/// the snapshot cache for it.
 pub(crate) async fn expand_in(update: &mut Update) -> Result<ExpansionCounts, IngestError> {
     let input = update.expansion_input().await?;
     let mut expansion = Expansion::default();
@@ -153,6 +156,8 @@ pub(crate) async fn expand_in(update: &mut Update) -> Result<ExpansionCounts, In
         .await?;
     let expanded = expansion.finish(&input.allow_ranges);
     update.replace_listed_ranges(&expanded.ranges).await?;
+    let serial = update.bump_serial().await?;
+    update.write_snapshot_cache(&expanded.ranges).await?;
     let providers_expanded = input
         .providers
         .iter()
@@ -164,6 +169,7 @@ pub(crate) async fn expand_in(update: &mut Update) -> Result<ExpansionCounts, In
         ranges_v6: expanded.ranges_v6,
         addresses_v4: expanded.addresses_v4,
         addresses_v6: expanded.addresses_v6,
+        serial,
     })
 }
 

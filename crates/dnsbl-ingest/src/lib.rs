@@ -220,7 +220,7 @@ async fn ingest_files(
     summary.ranges_v6 = counts.ranges_v6;
     summary.addresses_v4 = counts.addresses_v4;
     summary.addresses_v6 = counts.addresses_v6;
-    summary.serial = update.bump_serial().await?;
+    summary.serial = counts.serial;
     Ok(update)
 }
 
@@ -269,7 +269,7 @@ async fn expand_stored(store: &Store, summary: &mut ExpandSummary) -> Result<Upd
     summary.ranges_v6 = counts.ranges_v6;
     summary.addresses_v4 = counts.addresses_v4;
     summary.addresses_v6 = counts.addresses_v6;
-    summary.serial = update.bump_serial().await?;
+    summary.serial = counts.serial;
     Ok(update)
 }
 

@@ -19,6 +19,7 @@ mod register_provider;
 mod register_read;
 mod runs;
 mod snapshot;
+mod snapshot_cache;
 mod tokens;
 mod update;
 
@@ -33,6 +34,7 @@ pub use error::StoreError;
 pub use operators::{NewOperator, OperatorRecord};
 pub use register::{ChangeCounts, REMOVED_REASON, RegisterChanges};
 pub use runs::{RunKind, RunRecord, StoredRun};
+pub use snapshot::SnapshotSource;
 pub use tokens::{AuditContext, AuditEntry, TokenInfo, TokenRole};
 pub use update::{
     ExpansionInput, ListedRange, ProviderTargets, RoutingRow, RoutingSource, SourceKey, Update,
@@ -119,15 +121,51 @@ impl Store {
         if stored.as_deref() == Some(fingerprint) {
             return Ok(false);
         }
+        let old = read_serial(&mut tx).await?;
         let serial = next_serial(&mut tx).await?;
         sqlx::query("UPDATE state SET serial = ?, zones_fingerprint = ? WHERE id = 1")
             .bind(serial)
             .bind(fingerprint)
             .execute(&mut *tx)
             .await?;
+        // The listings are unchanged, so a cache valid for the old serial stays valid.
+        sqlx::query("UPDATE snapshot_cache SET serial = ? WHERE serial = ?")
+            .bind(serial)
+            .bind(old)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         tracing::info!(serial, "zone settings changed");
         Ok(true)
+    }
+}
+
+impl Store {
+    /// Returns the fingerprint of the zones/ files that `dnsbl serve` last applied with
+    /// [`sync_register_with_fingerprint`](Self::sync_register_with_fingerprint), or `None`
+    /// after any other sync of the register.
+    pub async fn register_fingerprint(&self) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT register_fingerprint FROM state WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Stores `fingerprint` for a register that a sync inside another transaction (an
+    /// ingest) has just applied. It is stored only while no fingerprint is set, because a
+    /// sync by `dnsbl serve` in between would have stored the fingerprint of its own files.
+    pub async fn set_register_fingerprint_if_unset(
+        &self,
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE state SET register_fingerprint = ? WHERE id = 1 AND register_fingerprint IS NULL",
+        )
+        .bind(fingerprint)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
 

@@ -88,12 +88,27 @@ impl Store {
     /// changed, and an entry of the file whose name an API-sourced row already has is
     /// rejected. Increases the serial when anything changed.
     pub async fn sync_register(&self, register: &Register) -> Result<RegisterChanges, StoreError> {
+        self.sync_register_with_fingerprint(register, None).await
+    }
+
+    /// Does what [`sync_register`](Self::sync_register) does and stores `fingerprint`, a
+    /// digest of the files `register` was read from, in the same transaction, so that a
+    /// later start with the same files can skip the sync.
+    pub async fn sync_register_with_fingerprint(
+        &self,
+        register: &Register,
+        fingerprint: Option<&str>,
+    ) -> Result<RegisterChanges, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let changes = sync_in(&mut tx, register).await?;
         if changes.changed {
             let serial = bump_serial(&mut tx).await?;
             tracing::info!(%changes, serial, "register synced");
         }
+        sqlx::query("UPDATE state SET register_fingerprint = ? WHERE id = 1")
+            .bind(fingerprint)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(changes)
     }
@@ -106,6 +121,11 @@ pub(crate) async fn sync_in(
     register: &Register,
 ) -> Result<RegisterChanges, StoreError> {
     let mut changes = RegisterChanges::default();
+    // A sync from files whose fingerprint the caller does not know; see
+    // `Store::sync_register_with_fingerprint`.
+    sqlx::query("UPDATE state SET register_fingerprint = NULL WHERE id = 1")
+        .execute(&mut *conn)
+        .await?;
     sync(conn, register, &mut changes).await?;
     changes.changed = changes.categories.total()
         + changes.operators.total()

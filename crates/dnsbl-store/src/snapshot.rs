@@ -1,40 +1,52 @@
 //! Building the immutable lookup snapshot from the store.
+//!
+//! The inputs of a snapshot are read either from the tables (categories, active providers,
+//! `listed_ranges`, domains, allow-list entries) or from the `snapshot_cache` BLOB that
+//! contains the same inputs (see [`crate::snapshot_cache`]). Both go through the BLOB form,
+//! so there is one decoder feeding the [`SnapshotBuilder`].
 
 use std::collections::HashMap;
 
-use dnsbl_core::{
-    Category, Listing, ListingId, ListingSource, Snapshot, SnapshotBuilder, ZoneSpec,
-};
+use dnsbl_core::{ListingSource, Snapshot, ZoneSpec};
 use futures_util::TryStreamExt;
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
-use crate::{SourceKey, Store, StoreError, addr, read_serial};
+use crate::snapshot_cache::{CacheEncoder, FORMAT, decode};
+use crate::{ListedRange, SourceKey, Store, StoreError, addr, read_serial};
+
+/// The origin of a snapshot's inputs, for logs and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotSource {
+    /// The `snapshot_cache` row, valid for the current serial.
+    Cache,
+    /// The tables, because no valid cache row existed.
+    Tables,
+}
+
+impl SnapshotSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotSource::Cache => "cache",
+            SnapshotSource::Tables => "tables",
+        }
+    }
+}
 
 /// The fields of an active provider that its listings carry.
 struct ActiveProvider {
+    id: i64,
     name: String,
     operator: Option<String>,
     /// Index into the snapshot's categories.
-    category: usize,
+    category: u32,
     listed_since: Option<String>,
-}
-
-impl ActiveProvider {
-    fn listing(&self, source: ListingSource) -> Listing {
-        Listing {
-            provider: self.name.clone(),
-            operator: self.operator.clone(),
-            category: self.category,
-            source,
-            listed_since: self.listed_since.clone(),
-        }
-    }
 }
 
 impl Store {
     /// Builds the snapshot of `zones` from the categories, the active (not delisted)
     /// providers with their listed ranges and domains, and the allow-list entries, all read
-    /// in one read transaction so they belong to one serial.
+    /// in one read transaction so they belong to one serial. Reads the `snapshot_cache`
+    /// row instead when it is valid for that serial; never writes.
     ///
     /// Each provider gets one listing per source: an ASN or a netblock for ranges, a domain
     /// for domains. Allow-list entries are passed to the builder with their zone. The
@@ -43,126 +55,233 @@ impl Store {
     pub async fn load_snapshot(&self, zones: &[ZoneSpec]) -> Result<Snapshot, StoreError> {
         let mut tx = self.pool.begin().await?;
         let serial = read_serial(&mut tx).await?;
+        let blob = match read_cache(&mut tx, serial).await? {
+            Some(blob) => blob,
+            None => encode_tables(&mut tx, None).await?,
+        };
+        tx.commit().await?;
+        Ok(decode(&blob, serial, zones)?.build()?)
+    }
 
-        let mut categories = Vec::new();
-        let mut category_index = HashMap::new();
-        for row in sqlx::query("SELECT id, name, code, txt FROM categories ORDER BY id")
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            let name: String = row.try_get("name")?;
-            let code: &str = row.try_get("code")?;
-            let code = code.parse().map_err(|_| {
-                StoreError::InvalidData(format!("category {name:?} has invalid code {code:?}"))
-            })?;
-            category_index.insert(row.try_get::<i64, _>("id")?, categories.len());
-            categories.push(Category {
-                name,
-                code,
-                txt: row.try_get("txt")?,
-            });
-        }
-        let mut builder = SnapshotBuilder::new(serial, zones.to_vec(), categories);
+    /// Does what [`load_snapshot`](Self::load_snapshot) does, and after a load from the
+    /// tables stores the inputs as the `snapshot_cache` row in the same transaction, so
+    /// the next start reads one BLOB. Takes the write lock only on that path.
+    pub async fn load_snapshot_and_cache(
+        &self,
+        zones: &[ZoneSpec],
+    ) -> Result<(Snapshot, SnapshotSource), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let serial = read_serial(&mut tx).await?;
+        let cached = read_cache(&mut tx, serial).await?;
+        tx.commit().await?;
+        let (blob, serial, source) = match cached {
+            Some(blob) => (blob, serial, SnapshotSource::Cache),
+            None => {
+                // Read and write in one write transaction, so that no register write can
+                // fall between the read of the tables and the write of the cache.
+                let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                let serial = read_serial(&mut tx).await?;
+                let blob = encode_tables(&mut tx, None).await?;
+                write_cache(&mut tx, serial, &blob).await?;
+                tx.commit().await?;
+                (blob, serial, SnapshotSource::Tables)
+            }
+        };
+        let builder = decode(&blob, serial, zones)?;
+        drop(blob);
+        Ok((builder.build()?, source))
+    }
+}
 
-        let mut providers: HashMap<i64, ActiveProvider> = HashMap::new();
-        for row in sqlx::query(
-            "SELECT p.id, p.name, p.category_id, o.name AS operator, p.listed_since
-             FROM providers p LEFT JOIN operators o ON o.id = p.operator_id
-             WHERE p.delisted_at IS NULL",
-        )
-        .fetch_all(&mut *tx)
+/// Returns the cached inputs when the row exists for `serial` in the current format.
+async fn read_cache(
+    conn: &mut SqliteConnection,
+    serial: u32,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT data FROM snapshot_cache WHERE id = 1 AND serial = ? AND format = ?",
+    )
+    .bind(serial)
+    .bind(FORMAT)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Replaces the cache row with `blob`, valid for `serial`.
+pub(crate) async fn write_cache(
+    conn: &mut SqliteConnection,
+    serial: u32,
+    blob: &[u8],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO snapshot_cache (id, serial, format, data) VALUES (1, ?, ?, ?)",
+    )
+    .bind(serial)
+    .bind(FORMAT)
+    .bind(blob)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Reads the snapshot inputs from the tables into the BLOB form. `ranges` replaces the
+/// read of `listed_ranges` when the caller has the rows it has just written in memory.
+pub(crate) async fn encode_tables(
+    conn: &mut SqliteConnection,
+    ranges: Option<&[ListedRange]>,
+) -> Result<Vec<u8>, StoreError> {
+    let mut cache = CacheEncoder::default();
+
+    let mut category_index = HashMap::new();
+    for row in sqlx::query("SELECT id, name, code, txt FROM categories ORDER BY id")
+        .fetch_all(&mut *conn)
         .await?
-        {
-            let category_id: i64 = row.try_get("category_id")?;
-            let category = *category_index.get(&category_id).ok_or_else(|| {
-                StoreError::InvalidData(format!(
-                    "provider refers to missing category {category_id}"
-                ))
-            })?;
-            providers.insert(
-                row.try_get("id")?,
-                ActiveProvider {
-                    name: row.try_get("name")?,
-                    operator: row.try_get("operator")?,
-                    category,
-                    listed_since: row.try_get("listed_since")?,
-                },
-            );
-        }
+    {
+        let name: String = row.try_get("name")?;
+        let code: &str = row.try_get("code")?;
+        let code = code.parse().map_err(|_| {
+            StoreError::InvalidData(format!("category {name:?} has invalid code {code:?}"))
+        })?;
+        category_index.insert(row.try_get::<i64, _>("id")?, category_index.len() as u32);
+        cache.category(&dnsbl_core::Category {
+            name,
+            code,
+            txt: row.try_get("txt")?,
+        });
+    }
 
-        // One listing per provider and source, however many ranges it has.
-        let mut interned: HashMap<(i64, SourceKey), ListingId> = HashMap::new();
-        let mut rows = sqlx::query(
-            "SELECT provider_id, family, start_addr, end_addr, asn, netblock FROM listed_ranges",
-        )
-        .fetch(&mut *tx);
-        while let Some(row) = rows.try_next().await? {
-            let provider_id: i64 = row.try_get(0)?;
-            let Some(provider) = providers.get(&provider_id) else {
-                // Delisted since the last expansion.
-                continue;
-            };
-            let family: i64 = row.try_get(1)?;
-            let range = addr::decode_range(family, row.try_get(2)?, row.try_get(3)?)?;
-            let source = match row.try_get::<Option<u32>, _>(4)? {
-                Some(asn) => SourceKey::Asn(asn),
-                None => {
-                    let text: &str = row.try_get(5)?;
-                    let netblock = text.parse().map_err(|e| {
-                        StoreError::InvalidData(format!("listed range with netblock {text:?}: {e}"))
-                    })?;
-                    SourceKey::Netblock(netblock)
-                }
-            };
-            let listing = match interned.get(&(provider_id, source)) {
-                Some(&id) => id,
-                None => {
-                    let listing_source = match source {
+    let mut providers: Vec<ActiveProvider> = Vec::new();
+    let mut rows = sqlx::query(
+        "SELECT p.id, p.name, p.category_id, o.name AS operator, p.listed_since
+         FROM providers p LEFT JOIN operators o ON o.id = p.operator_id
+         WHERE p.delisted_at IS NULL ORDER BY p.id",
+    )
+    .fetch(&mut *conn);
+    while let Some(row) = rows.try_next().await? {
+        let category_id: i64 = row.try_get(2)?;
+        let category = *category_index.get(&category_id).ok_or_else(|| {
+            StoreError::InvalidData(format!("provider refers to missing category {category_id}"))
+        })?;
+        providers.push(ActiveProvider {
+            id: row.try_get(0)?,
+            name: row.try_get(1)?,
+            operator: row.try_get(3)?,
+            category,
+            listed_since: row.try_get(4)?,
+        });
+    }
+    drop(rows);
+    let provider = |id: i64| {
+        providers
+            .binary_search_by_key(&id, |p| p.id)
+            .ok()
+            .map(|index| &providers[index])
+    };
+
+    // One listing per provider and source, however many ranges it has. Rows come grouped
+    // by provider and source (the expansion writes them sorted), so the last key matches
+    // almost every row and the map serves the rest.
+    let mut interned: HashMap<(i64, SourceKey), u32> = HashMap::new();
+    let mut last: Option<((i64, SourceKey), u32)> = None;
+    let mut add = |cache: &mut CacheEncoder, listed: ListedRange| {
+        let Some(provider) = provider(listed.provider_id) else {
+            // Delisted since the last expansion.
+            return;
+        };
+        let key = (listed.provider_id, listed.source);
+        let listing = match last {
+            Some((last_key, id)) if last_key == key => id,
+            _ => {
+                let id = *interned.entry(key).or_insert_with(|| {
+                    let source = match listed.source {
                         SourceKey::Asn(asn) => ListingSource::Asn(asn),
                         SourceKey::Netblock(netblock) => ListingSource::Netblock(netblock),
                     };
-                    let id = builder.add_listing(provider.listing(listing_source));
-                    interned.insert((provider_id, source), id);
-                    id
-                }
-            };
-            builder.add_range(range, listing);
-        }
-        drop(rows);
-
-        for row in sqlx::query("SELECT provider_id, domain FROM provider_domains")
-            .fetch_all(&mut *tx)
-            .await?
-        {
-            let provider_id: i64 = row.try_get("provider_id")?;
-            let Some(provider) = providers.get(&provider_id) else {
-                continue;
-            };
-            let domain: String = row.try_get("domain")?;
-            let id = builder.add_listing(provider.listing(ListingSource::Domain(domain.clone())));
-            builder.add_domain(&domain, id);
-        }
-
-        for row in
-            sqlx::query("SELECT kind, value, family, start_addr, end_addr, zone FROM allow_entries")
-                .fetch_all(&mut *tx)
-                .await?
-        {
-            let zone: Option<&str> = row.try_get("zone")?;
-            let kind: &str = row.try_get("kind")?;
-            if kind == "range" {
-                let family: i64 = row.try_get("family")?;
-                let range = addr::decode_range(
-                    family,
-                    row.try_get("start_addr")?,
-                    row.try_get("end_addr")?,
-                )?;
-                builder.exclude_range(range, zone);
-            } else {
-                builder.exclude_domain(row.try_get("value")?, zone);
+                    cache.listing(
+                        &provider.name,
+                        provider.operator.as_deref(),
+                        provider.category,
+                        provider.listed_since.as_deref(),
+                        &source,
+                    )
+                });
+                last = Some((key, id));
+                id
+            }
+        };
+        cache.range(&listed.range, listing);
+    };
+    match ranges {
+        Some(ranges) => {
+            for listed in ranges {
+                add(&mut cache, *listed);
             }
         }
-        tx.commit().await?;
-        Ok(builder.build()?)
+        None => {
+            let mut rows = sqlx::query(
+                "SELECT provider_id, family, start_addr, end_addr, asn, netblock
+                 FROM listed_ranges ORDER BY rowid",
+            )
+            .fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await? {
+                let family: i64 = row.try_get(1)?;
+                let range = addr::decode_range(family, row.try_get(2)?, row.try_get(3)?)?;
+                let source = match row.try_get::<Option<u32>, _>(4)? {
+                    Some(asn) => SourceKey::Asn(asn),
+                    None => {
+                        let text: &str = row.try_get(5)?;
+                        let netblock = text.parse().map_err(|e| {
+                            StoreError::InvalidData(format!(
+                                "listed range with netblock {text:?}: {e}"
+                            ))
+                        })?;
+                        SourceKey::Netblock(netblock)
+                    }
+                };
+                let listed = ListedRange {
+                    provider_id: row.try_get(0)?,
+                    source,
+                    range,
+                };
+                add(&mut cache, listed);
+            }
+        }
     }
+    drop(interned);
+
+    for row in sqlx::query("SELECT provider_id, domain FROM provider_domains")
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let Some(provider) = provider(row.try_get("provider_id")?) else {
+            continue;
+        };
+        let domain: String = row.try_get("domain")?;
+        let id = cache.listing(
+            &provider.name,
+            provider.operator.as_deref(),
+            provider.category,
+            provider.listed_since.as_deref(),
+            &ListingSource::Domain(domain.clone()),
+        );
+        cache.domain(&domain, id);
+    }
+
+    for row in
+        sqlx::query("SELECT kind, value, family, start_addr, end_addr, zone FROM allow_entries")
+            .fetch_all(&mut *conn)
+            .await?
+    {
+        let zone: Option<&str> = row.try_get("zone")?;
+        let kind: &str = row.try_get("kind")?;
+        if kind == "range" {
+            let family: i64 = row.try_get("family")?;
+            let range =
+                addr::decode_range(family, row.try_get("start_addr")?, row.try_get("end_addr")?)?;
+            cache.allow_range(&range, zone);
+        } else {
+            cache.allow_domain(row.try_get("value")?, zone);
+        }
+    }
+    Ok(cache.finish())
 }

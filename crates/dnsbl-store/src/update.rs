@@ -277,6 +277,18 @@ impl Update {
         Ok(serial)
     }
 
+    /// Stores the snapshot inputs as the `snapshot_cache` row, valid for the current
+    /// serial, with `ranges` as the listed ranges. Call it after
+    /// [`replace_listed_ranges`](Self::replace_listed_ranges) with the same rows and
+    /// after [`bump_serial`](Self::bump_serial), so that the next snapshot load reads one
+    /// BLOB instead of every row.
+    pub async fn write_snapshot_cache(&mut self, ranges: &[ListedRange]) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let serial = crate::read_serial(conn).await?;
+        let blob = crate::snapshot::encode_tables(conn, Some(ranges)).await?;
+        crate::snapshot::write_cache(conn, serial, &blob).await
+    }
+
     /// Records the run inside this transaction, so it is kept only if the update commits.
     pub async fn record_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
         insert_run(self.conn(), run).await

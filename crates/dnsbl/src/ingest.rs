@@ -3,14 +3,17 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use dnsbl_config::ZonesDir;
+use dnsbl_config::ZonesTexts;
 use dnsbl_store::Store;
 
 use crate::cli::IngestArgs;
 
 pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
-    let zones = ZonesDir::load(&args.store.zones)?;
+    let texts = ZonesTexts::read(&args.store.zones)?;
     let limit = args.widths.limit();
+    let fingerprint = crate::serve::files_fingerprint(&texts, &limit);
+    let zones = texts.parse()?;
+    drop(texts);
     zones.check_range_widths(&limit)?;
     let store = Store::open(&args.store.db)
         .await
@@ -25,6 +28,11 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     )
     .await;
     drop(bar);
-    println!("{}", summary?);
+    let summary = summary?;
+    // The ingest applied these files, so the next `dnsbl serve` with them can skip the sync.
+    store
+        .set_register_fingerprint_if_unset(&fingerprint)
+        .await?;
+    println!("{summary}");
     Ok(())
 }

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use dnsbl_config::ZonesDir;
-use dnsbl_core::Snapshot;
-use dnsbl_store::Store;
+use dnsbl_config::ZonesTexts;
+use dnsbl_core::{RangeLimit, Snapshot, ZoneSpec};
+use dnsbl_store::{SnapshotSource, Store};
 use tokio::signal::unix::{SignalKind, signal};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::cli::ServeArgs;
 
@@ -24,24 +24,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             None
         }
     };
-    let zones = ZonesDir::load(&args.store.zones)?;
+    // Bound before the data is loaded, so that a port conflict fails at once. The sockets
+    // are read only once the first snapshot is ready, so queries wait in the socket
+    // buffers and no NXDOMAIN is ever sent from missing data.
+    let listeners = dnsbl_dns::BoundListeners::bind(args.listen)
+        .await
+        .with_context(|| format!("failed to listen on {}", args.listen))?;
+    info!(address = %listeners.local_addr(), "DNS sockets bound, loading the data");
     let limit = args.widths.limit();
-    zones.check_range_widths(&limit)?;
     let store = Store::open(&args.store.db)
         .await
         .with_context(|| format!("failed to open the database {}", args.store.db.display()))?;
-    prepare_store(&store, &zones, &limit).await?;
+    let zones = prepare_store(&store, &args.store.zones, &limit).await?;
     let started = Instant::now();
-    let snapshot = store.load_snapshot(&zones.zones).await?;
-    log_snapshot(&snapshot, started);
+    let (snapshot, source) = store.load_snapshot_and_cache(&zones).await?;
+    log_snapshot(&snapshot, source, started);
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
 
     let mut options = crate::mirror::server_options(&args.mirrors);
     options.query_log = open_query_log(args.query_log.as_deref())?;
     let query_counters = options.query_counters.clone();
-    let server = dnsbl_dns::DnsServer::bind_with(args.listen, current.clone(), options)
-        .await
-        .with_context(|| format!("failed to listen on {}", args.listen))?;
+    let server = listeners
+        .start(current.clone(), options)
+        .with_context(|| format!("failed to start the DNS listeners on {}", args.listen))?;
     info!(address = %server.local_addr(), "DNS listening on UDP and TCP");
     let mirrors = crate::mirror::spawn(args.mirrors, current.clone());
 
@@ -60,6 +65,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let reloader = tokio::spawn(watch_for_changes(
         store,
         args.store.zones.clone(),
+        zones,
         current,
         Duration::from_secs(args.poll_seconds.max(1)),
         listings_changed,
@@ -76,32 +82,79 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies register.toml to the store and makes sure listed ranges exist: the first start
-/// ingests the bundled routing data, a changed register is expanded again.
 /// A digest of the zone settings. It changes with any TTL, SOA, NS, style or zone list
 /// change, and may also change with the Rust version that built the binary, which costs
 /// one extra serial increase at most.
-fn zone_fingerprint(zones: &ZonesDir) -> String {
+fn zone_fingerprint(zones: &[ZoneSpec]) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    format!("{:?}", zones.zones).hash(&mut hasher);
+    format!("{zones:?}").hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 
+/// Computes a SHA-256 digest of everything the register sync and its checks depend on:
+/// the texts of zones.toml and register.toml and the range limits.
+pub(crate) fn files_fingerprint(texts: &ZonesTexts, limit: &RangeLimit) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"dnsbl zones/ fingerprint 1\0");
+    hasher.update([limit.max_v4_prefix, limit.max_v6_prefix]);
+    for text in [&texts.zones, &texts.register] {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Reads zones/, applies register.toml to the store and makes sure listed ranges exist:
+/// the first start ingests the bundled routing data, a changed register is expanded
+/// again. Returns the zones to serve.
+///
+/// When the files and range limits are those of the last successful sync (their
+/// fingerprint is stored with it), the register is neither parsed nor synced again: with
+/// a register of 90,000 providers that is most of the start time.
 async fn prepare_store(
     store: &Store,
-    zones: &ZonesDir,
-    limit: &dnsbl_core::RangeLimit,
-) -> anyhow::Result<()> {
-    let changes = store.sync_register(&zones.register).await?;
-    store.sync_zone_settings(&zone_fingerprint(zones)).await?;
+    root: &std::path::Path,
+    limit: &RangeLimit,
+) -> anyhow::Result<Vec<ZoneSpec>> {
+    let texts = ZonesTexts::read(root)?;
+    let fingerprint = files_fingerprint(&texts, limit);
+    let unchanged = store.register_fingerprint().await?.as_deref() == Some(fingerprint.as_str())
+        && store.has_routing_data().await?;
+    if unchanged {
+        let zones = texts.parse_zones()?;
+        drop(texts);
+        debug!("zones/ unchanged since the last register sync, sync skipped");
+        store.sync_zone_settings(&zone_fingerprint(&zones)).await?;
+        if store.listings_stale().await? {
+            // An earlier process was killed between a register write and its expansion.
+            let summary = dnsbl_ingest::expand(store).await?;
+            info!(%summary, "listings were stale, expanded again");
+        }
+        return Ok(zones);
+    }
+
+    let dir = texts.parse()?;
+    drop(texts);
+    dir.check_range_widths(limit)?;
+    let changes = store
+        .sync_register_with_fingerprint(&dir.register, Some(&fingerprint))
+        .await?;
+    store
+        .sync_zone_settings(&zone_fingerprint(&dir.zones))
+        .await?;
     if !store.has_routing_data().await? {
-        let files = zones.bundled_data()?;
+        let files = dir.bundled_data()?;
         if files.is_empty() {
             anyhow::bail!(
                 "no routing data is stored yet and {} contains no CSV files; \
                  run `dnsbl ingest --asn-data FILE...` first",
-                zones.root.join(dnsbl_config::DATA_DIR).display()
+                dir.root.join(dnsbl_config::DATA_DIR).display()
             );
         }
         info!(
@@ -116,31 +169,34 @@ async fn prepare_store(
         let summary = dnsbl_ingest::expand(store).await?;
         info!(%summary, "register changed, listings expanded again");
     }
-    Ok(())
+    // The register (tens of MB for a large one) is dropped here; only the zones stay.
+    Ok(dir.zones)
 }
 
 /// Builds a new snapshot next to the current one and swaps it in. The log line comes
 /// after the swap, so a reader of the log knows that queries see the new data.
 async fn install_snapshot(
     store: &Store,
-    zones: &ZonesDir,
+    zones: &[ZoneSpec],
     current: &ArcSwap<Snapshot>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let snapshot = Arc::new(store.load_snapshot(&zones.zones).await?);
+    let (snapshot, source) = store.load_snapshot_and_cache(zones).await?;
+    let snapshot = Arc::new(snapshot);
     current.store(snapshot.clone());
     dnsbl_admin::record_reload(true);
-    log_snapshot(&snapshot, started);
+    log_snapshot(&snapshot, source, started);
     Ok(())
 }
 
-fn log_snapshot(snapshot: &Snapshot, started: Instant) {
+fn log_snapshot(snapshot: &Snapshot, source: SnapshotSource, started: Instant) {
     info!(
         serial = snapshot.serial,
         zones = snapshot.zones.len(),
         listings = snapshot.listings.len(),
         segments = snapshot.segment_count(),
         domains = snapshot.domain_count(),
+        from = source.as_str(),
         millis = started.elapsed().as_millis() as u64,
         "snapshot loaded"
     );
@@ -148,15 +204,18 @@ fn log_snapshot(snapshot: &Snapshot, started: Instant) {
 
 /// Rebuilds the snapshot on SIGHUP (after reading zones/ again) and when the database's
 /// serial changes, for example after `dnsbl ingest` in another process or at once when
-/// the admin API notifies `listings_changed`. A failed reload
-/// is logged and the current snapshot keeps answering.
+/// the admin API notifies `listings_changed`. A serial change reuses the zones of the
+/// last read of zones/. A failed reload is logged and the queries are still answered
+/// from the current snapshot.
+#[allow(clippy::too_many_arguments)]
 async fn watch_for_changes(
     store: Store,
     zones_root: std::path::PathBuf,
+    mut zones: Vec<ZoneSpec>,
     current: Arc<ArcSwap<Snapshot>>,
     poll: Duration,
     listings_changed: Arc<tokio::sync::Notify>,
-    limit: dnsbl_core::RangeLimit,
+    limit: RangeLimit,
     mut hangup: Option<tokio::signal::unix::Signal>,
 ) {
     let mut ticker = tokio::time::interval(poll);
@@ -169,9 +228,11 @@ async fn watch_for_changes(
         };
         let result = if from_signal {
             info!("SIGHUP received, reading zones/ again");
-            reload_all(&store, &zones_root, &current, &limit).await
+            reload_all(&store, &zones_root, &current, &limit)
+                .await
+                .map(|read| zones = read)
         } else {
-            reload_if_changed(&store, &zones_root, &current).await
+            reload_if_changed(&store, &zones, &current).await
         };
         if let Err(error) = result {
             dnsbl_admin::record_reload(false);
@@ -183,28 +244,27 @@ async fn watch_for_changes(
     }
 }
 
+/// Reads zones/ again, applies it and installs a new snapshot. Returns the zones read.
 async fn reload_all(
     store: &Store,
     zones_root: &std::path::Path,
     current: &ArcSwap<Snapshot>,
-    limit: &dnsbl_core::RangeLimit,
-) -> anyhow::Result<()> {
-    let zones = ZonesDir::load(zones_root)?;
-    zones.check_range_widths(limit)?;
-    prepare_store(store, &zones, limit).await?;
-    install_snapshot(store, &zones, current).await
+    limit: &RangeLimit,
+) -> anyhow::Result<Vec<ZoneSpec>> {
+    let zones = prepare_store(store, zones_root, limit).await?;
+    install_snapshot(store, &zones, current).await?;
+    Ok(zones)
 }
 
 async fn reload_if_changed(
     store: &Store,
-    zones_root: &std::path::Path,
+    zones: &[ZoneSpec],
     current: &ArcSwap<Snapshot>,
 ) -> anyhow::Result<()> {
     if store.serial().await? == current.load().serial {
         return Ok(());
     }
-    let zones = ZonesDir::load(zones_root)?;
-    install_snapshot(store, &zones, current).await
+    install_snapshot(store, zones, current).await
 }
 
 /// Opens the query log of `--query-log`, or returns the disabled log.
