@@ -25,6 +25,7 @@ use tracing::debug;
 
 use crate::fallback;
 use crate::handler::DnsblHandler;
+use crate::limits::{self, ClientLimits};
 
 /// How often a blocked thread wakes to see whether it should stop.
 const STOP_POLL: Duration = Duration::from_millis(100);
@@ -43,6 +44,7 @@ impl UdpWorkers {
         socket: UdpSocket,
         snapshot: Arc<ArcSwap<Snapshot>>,
         counters: Arc<QueryCounters>,
+        limits: Arc<ClientLimits>,
     ) -> io::Result<Self> {
         socket.set_nonblocking(false)?;
         socket.set_read_timeout(Some(STOP_POLL))?;
@@ -54,9 +56,10 @@ impl UdpWorkers {
             let snapshot = snapshot.clone();
             let stop = stop.clone();
             let counters = counters.clone();
+            let limits = limits.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("dns-udp-{index}"))
-                .spawn(move || serve(&socket, &snapshot, counters, &stop))?;
+                .spawn(move || serve(&socket, &snapshot, counters, &limits, &stop))?;
             threads.push(thread);
         }
         Ok(UdpWorkers { stop, threads })
@@ -82,9 +85,12 @@ fn serve(
     socket: &UdpSocket,
     snapshot: &Arc<ArcSwap<Snapshot>>,
     counters: Arc<QueryCounters>,
+    limits: &Arc<ClientLimits>,
     stop: &AtomicBool,
 ) {
-    let handler = DnsblHandler::new(snapshot.clone()).with_counters(counters.clone());
+    let handler = DnsblHandler::new(snapshot.clone())
+        .with_counters(counters.clone())
+        .with_limits(limits.clone());
     let mut answerer = WireAnswerer::new(snapshot.load_full());
     let mut scratch = WireScratch::default();
     let mut packet = vec![0u8; RECEIVE_BUFFER];
@@ -114,6 +120,12 @@ fn serve(
         let request = &packet[..len];
         let sent = match answerer.answer(request, &mut scratch, &mut response) {
             WireOutcome::Answered => {
+                let (qtype, zone) = scratch.last_query();
+                let snapshot = answerer.snapshot();
+                let client = src.ip();
+                if !limits::wire::apply(limits, snapshot, client, zone, qtype, &mut response) {
+                    continue;
+                }
                 record_wire(&counters, &scratch, &response);
                 socket.send_to(&response, src)
             }

@@ -14,10 +14,12 @@
 pub mod fallback;
 mod fast_udp;
 mod handler;
+pub mod limits;
 mod server;
 mod truncation;
 mod xfr;
 
 pub use handler::{DnsblHandler, MAX_UDP_PAYLOAD};
+pub use limits::{ClientLimits, RateLimitOptions, TcpLimits};
 pub use server::{DnsServer, ServerError, ServerOptions};
 pub use xfr::{NotifyError, XfrAcl, send_notify};
