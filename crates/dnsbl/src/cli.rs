@@ -88,6 +88,8 @@ pub struct ServeArgs {
     pub widths: WidthArgs,
     #[command(flatten)]
     pub mirrors: MirrorArgs,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 }
 
 /// Export and zone transfer for mirrors.
@@ -166,4 +168,7 @@ impl WidthArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    /// The same limits as `serve`, checked and summarised.
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 }

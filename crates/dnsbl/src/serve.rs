@@ -36,7 +36,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     log_snapshot(&snapshot, started);
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
 
-    let options = crate::mirror::server_options(&args.mirrors);
+    let mut options = crate::mirror::server_options(&args.mirrors);
+    args.limits.apply(&mut options);
     let query_counters = options.query_counters.clone();
     let server = dnsbl_dns::DnsServer::bind_with(args.listen, current.clone(), options)
         .await
