@@ -98,7 +98,7 @@ fn oversized_request_closes_connection() {
     );
 }
 
-/// A zones/ directory whose register lists 198.51.100.0/24 with a TXT template of 60,000
+/// Writes a zones/ directory whose register lists 198.51.100.0/24 with a TXT template of 60,000
 /// bytes and 192.0.2.0/24 with one of 70,000 bytes, more than a DNS message can carry.
 fn zones_with_large_answers(dir: &Path) -> PathBuf {
     let zones = dir.join("zones");

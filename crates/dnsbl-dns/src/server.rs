@@ -22,7 +22,7 @@ use crate::xfr::XfrAcl;
 const EPHEMERAL_BIND_ATTEMPTS: usize = 16;
 
 /// Settings of the listeners.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ServerOptions {
     /// Connection limits and timeouts of the TCP listener.
     pub tcp: TcpLimits,
@@ -32,17 +32,6 @@ pub struct ServerOptions {
     pub xfr_acl: XfrAcl,
     /// Counters of every response, on UDP and TCP.
     pub query_counters: Arc<QueryCounters>,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        ServerOptions {
-            tcp: TcpLimits::default(),
-            rate_limit: RateLimitOptions::default(),
-            xfr_acl: XfrAcl::default(),
-            query_counters: Arc::default(),
-        }
-    }
 }
 
 /// Errors from binding or running the DNS listeners.

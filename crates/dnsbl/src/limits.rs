@@ -80,7 +80,7 @@ impl LimitArgs {
         };
     }
 
-    /// One line describing the limits, for `dnsbl check`.
+    /// Returns one line describing the limits, for `dnsbl check`.
     pub fn summary(&self) -> String {
         let rate = if self.rrl_responses_per_second == 0 {
             "response rate limiting off".to_string()
