@@ -168,6 +168,21 @@ fn rate_limit_acl_and_counters() {
         started.elapsed()
     );
 
+    // Names outside every zone take the record path, which applies the same limits to
+    // its REFUSED responses.
+    let mut outside = Client::new("127.0.4.50", server.addr);
+    let refused = outside
+        .ask("example.org", RecordType::A, DROP_WAIT)
+        .expect("first REFUSED sent");
+    assert_eq!(refused.metadata.response_code, ResponseCode::Refused);
+    let second = outside.ask("example.org", RecordType::A, Duration::from_millis(100));
+    assert!(second.is_none(), "second REFUSED dropped: {second:?}");
+    let third = outside
+        .ask("example.org", RecordType::A, DROP_WAIT)
+        .expect("third REFUSED slipped");
+    assert!(third.metadata.truncation, "third has TC");
+    assert_eq!(third.metadata.response_code, ResponseCode::Refused);
+
     // Another client prefix and another response have their own buckets.
     let mut neighbour = Client::new("127.0.1.50", server.addr);
     let answered = neighbour.ask(LISTED, RecordType::A, DROP_WAIT);
@@ -205,8 +220,8 @@ fn rate_limit_acl_and_counters() {
     let metrics = request(admin, "GET", "/metrics", Some(&token), None);
     assert_eq!(metrics.status, 200, "body: {}", metrics.body);
     let cases = [
-        ("dnsbl_dns_rate_limited_dropped_total", 2),
-        ("dnsbl_dns_rate_limited_slipped_total", 2),
+        ("dnsbl_dns_rate_limited_dropped_total", 3),
+        ("dnsbl_dns_rate_limited_slipped_total", 3),
         ("dnsbl_dns_acl_refused_total", 1),
         ("dnsbl_dns_acl_dropped_total", 1),
     ];

@@ -120,9 +120,24 @@ impl RequestHandler for DnsblHandler {
                 .first()
                 .map_or(0, |query| u16::from(query.original().query_type()));
             let snapshot = self.snapshot.load();
-            match limits::record::decide(&self.limits, &snapshot, request, None, None, rcode, 0) {
-                Verdict::Drop => return limits::record::unsent(request),
-                _ => self.counters.record(None, qtype, u16::from(rcode), false),
+            let verdict =
+                limits::record::decide(&self.limits, &snapshot, request, None, None, rcode, 0);
+            if verdict == Verdict::Drop {
+                return limits::record::unsent(request);
+            }
+            self.counters.record(None, qtype, u16::from(rcode), false);
+            if verdict == Verdict::Slip {
+                let mut metadata = Metadata::response_from_request(&request.metadata);
+                metadata.response_code = rcode;
+                metadata.truncation = true;
+                let response = builder.build(
+                    metadata,
+                    [].iter(),
+                    [].iter(),
+                    std::iter::empty(),
+                    std::iter::empty(),
+                );
+                return send(request, response_handle, response).await;
             }
             let response = builder.error_msg(&request.metadata, rcode);
             return send(request, response_handle, response).await;
