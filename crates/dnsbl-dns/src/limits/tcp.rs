@@ -38,6 +38,9 @@ use tracing::{debug, warn};
 use crate::fallback;
 use crate::handler::DnsblHandler;
 
+/// Pause after a failed accept.
+const ACCEPT_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Limits of the TCP listener.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TcpLimits {
@@ -126,16 +129,22 @@ pub(crate) async fn serve(
     let connections = Arc::new(Mutex::new(Connections::default()));
     let mut tasks = JoinSet::new();
     loop {
-        let (stream, src) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) if is_per_connection(&error) => {
-                    debug!(%error, "TCP accept failed for one connection");
-                    continue;
-                }
-                Err(error) => return Err(error),
-            },
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
             _ = stop.wait_for(|stop| *stop) => return Ok(()),
+        };
+        let (stream, src) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) if is_per_connection(&error) => {
+                warn!(%error, "TCP accept failed; the listener goes on");
+                if is_out_of_descriptors(&error) {
+                    // accept fails at once until a connection closes, so pause instead
+                    // of spinning.
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                }
+                continue;
+            }
+            Err(error) => return Err(error),
         };
         while tasks.try_join_next().is_some() {}
         let client = canonical(src.ip());
@@ -160,10 +169,15 @@ fn is_per_connection(error: &io::Error) -> bool {
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::Interrupted
             | io::ErrorKind::WouldBlock
-    ) || error.raw_os_error().is_some_and(|code| {
-        // EMFILE and ENFILE: out of descriptors; the listener recovers when some close.
-        code == 24 || code == 23
-    })
+    ) || is_out_of_descriptors(error)
+}
+
+/// EMFILE or ENFILE: the process or the system is out of file descriptors, and the
+/// listener recovers when connections close.
+fn is_out_of_descriptors(error: &io::Error) -> bool {
+    error
+        .raw_os_error()
+        .is_some_and(|code| code == 24 || code == 23)
 }
 
 /// Serves the requests of one connection in order until it closes or breaks a limit.
