@@ -132,6 +132,7 @@ mod tests {
             style: AnswerStyle::Zen,
             lookup_url: None,
             includes: Vec::new(),
+            acl: Default::default(),
         }
     }
 

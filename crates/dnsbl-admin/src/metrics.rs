@@ -115,8 +115,11 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             &state.metrics.listing_writes,
         ),
     ];
+    let counters = counters
+        .map(|(name, help, value)| (name, help, value.load(Ordering::Relaxed)))
+        .into_iter()
+        .chain(state.queries.limits.series());
     for (name, help, value) in counters {
-        let value = value.load(Ordering::Relaxed);
         let _ = writeln!(
             text,
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"

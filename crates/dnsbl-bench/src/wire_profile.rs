@@ -128,6 +128,7 @@ fn build_snapshot(rows: &[Row]) -> Result<Snapshot, Box<dyn Error>> {
         style: AnswerStyle::Zen,
         lookup_url: None,
         includes: Vec::new(),
+        acl: Default::default(),
     };
     let category = Category {
         name: "listed-asn".into(),

@@ -4,6 +4,7 @@
 //! Parsing is strict: unknown keys are rejected, and every error names the file and the
 //! entry or line it comes from, so an operator can fix the file without guessing.
 
+mod acl;
 mod register;
 mod templates;
 mod widths;
@@ -11,6 +12,7 @@ mod zones;
 
 use std::path::{Path, PathBuf};
 
+pub use acl::{AclEntry, parse_prefix};
 pub use register::{AllowEntry, AllowTarget, Delisting, OperatorEntry, ProviderEntry, Register};
 pub use widths::check_register;
 pub use zones::{ZoneEntry, ZonesFile};

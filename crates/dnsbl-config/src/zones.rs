@@ -48,6 +48,9 @@ pub struct ZoneEntry {
     pub categories: Option<Vec<String>>,
     #[serde(default)]
     pub soa: SoaEntry,
+    /// Client access list, first match wins; empty answers every client.
+    #[serde(default)]
+    pub acl: Vec<crate::AclEntry>,
 }
 
 /// The optional `[zone.soa]` table; unset fields take the defaults below.
@@ -147,6 +150,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Vec<ZoneSpec>, ConfigErro
             None => format!("hostmaster.{name}"),
         };
         let ttl = entry.ttl.unwrap_or(DEFAULT_TTL);
+        let acl = crate::acl::parse(&entry.acl, text, path, &name)?;
         specs.push(ZoneSpec {
             name,
             kind,
@@ -166,6 +170,7 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Vec<ZoneSpec>, ConfigErro
             style,
             lookup_url: entry.lookup_url,
             includes,
+            acl,
         });
     }
     Ok(specs)

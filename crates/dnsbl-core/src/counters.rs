@@ -26,6 +26,50 @@ pub const RCODE_LABELS: [&str; 7] = [
 pub struct QueryCounters {
     responses: Box<[AtomicU64]>,
     listed: Box<[AtomicU64]>,
+    /// Responses withheld or replaced by response rate limiting and zone access lists.
+    pub limits: LimitCounters,
+}
+
+/// Counters of the client limits, one per outcome other than a normal answer.
+#[derive(Debug, Default)]
+pub struct LimitCounters {
+    /// UDP responses not sent because their client exceeded the response rate.
+    pub rate_limited_dropped: AtomicU64,
+    /// UDP responses replaced by an empty truncated one (TC set) over the response rate.
+    pub rate_limited_slipped: AtomicU64,
+    /// Queries answered REFUSED by a zone's access list.
+    pub acl_refused: AtomicU64,
+    /// Queries left without a response by a zone's access list.
+    pub acl_dropped: AtomicU64,
+}
+
+impl LimitCounters {
+    /// Returns each counter with its Prometheus name and help text.
+    pub fn series(&self) -> [(&'static str, &'static str, u64); 4] {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        [
+            (
+                "dnsbl_dns_rate_limited_dropped_total",
+                "UDP responses dropped by response rate limiting.",
+                load(&self.rate_limited_dropped),
+            ),
+            (
+                "dnsbl_dns_rate_limited_slipped_total",
+                "UDP responses sent truncated (TC, no answers) by response rate limiting.",
+                load(&self.rate_limited_slipped),
+            ),
+            (
+                "dnsbl_dns_acl_refused_total",
+                "Queries answered REFUSED by a zone's access list.",
+                load(&self.acl_refused),
+            ),
+            (
+                "dnsbl_dns_acl_dropped_total",
+                "Queries dropped without a response by a zone's access list.",
+                load(&self.acl_dropped),
+            ),
+        ]
+    }
 }
 
 impl Default for QueryCounters {
@@ -34,6 +78,7 @@ impl Default for QueryCounters {
         QueryCounters {
             responses: zeros(ZONE_SLOTS * TYPE_LABELS.len() * RCODE_LABELS.len()),
             listed: zeros(ZONE_SLOTS),
+            limits: LimitCounters::default(),
         }
     }
 }

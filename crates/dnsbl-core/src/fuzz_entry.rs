@@ -74,6 +74,7 @@ fn sample_snapshot() -> &'static Snapshot {
                 style,
                 lookup_url: Some("https://example.net/{query}".into()),
                 includes,
+                acl: Default::default(),
             };
         let zones = vec![
             zone("bl.example", ZoneKind::Address, AnswerStyle::Zen, vec![]),

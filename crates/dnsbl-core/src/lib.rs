@@ -4,6 +4,7 @@
 //! Nothing here touches a socket, a file or the database, so every rule of what the server
 //! answers can be tested as a plain function call.
 
+pub mod acl;
 pub mod answer;
 pub mod counters;
 #[doc(hidden)]
@@ -13,6 +14,7 @@ pub mod net;
 pub mod snapshot;
 pub mod width;
 
+pub use acl::{AclAction, AclRule, ClientAcl};
 pub use answer::{Answer, answer};
 pub use counters::QueryCounters;
 pub use model::{AnswerStyle, Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};

@@ -122,6 +122,8 @@ pub struct ZoneSpec {
     /// listings of its own: it answers the union of what its included zones answer, so
     /// `categories` is ignored and `kind` must be that of the included zones.
     pub includes: Vec<String>,
+    /// Which clients are answered, refused or ignored for names in this zone.
+    pub acl: crate::ClientAcl,
 }
 
 /// How a name with listings in several categories is answered.

@@ -36,6 +36,7 @@ fn answerer() -> WireAnswerer {
         style: Default::default(),
         lookup_url: None,
         includes: Vec::new(),
+        acl: Default::default(),
     };
     let category = Category {
         name: "listed-asn".into(),

@@ -56,7 +56,8 @@ pub fn respond(handler: &DnsblHandler, packet: &[u8], src: SocketAddr) -> Option
     captured.0.lock().ok()?.take()
 }
 
-fn form_error(header: &Header) -> Vec<u8> {
+/// Returns a FORMERR response with the header's id, for a message that cannot be parsed.
+pub(crate) fn form_error(header: &Header) -> Vec<u8> {
     let queries = Queries::read(&mut BinDecoder::new(&[]), 0).expect("no queries to read");
     let response = MessageResponseBuilder::new(&queries, None)
         .error_msg(&header.metadata, ResponseCode::FormErr);

@@ -25,6 +25,7 @@ use tracing::debug;
 
 use crate::fallback;
 use crate::handler::DnsblHandler;
+use crate::limits::{self, ClientLimits};
 use crate::query_log::QueryLog;
 use crate::udp_batch::Batch;
 
@@ -55,6 +56,7 @@ impl UdpWorkers {
         snapshot: Arc<ArcSwap<Snapshot>>,
         counters: Arc<QueryCounters>,
         query_log: QueryLog,
+        limits: Arc<ClientLimits>,
     ) -> io::Result<Self> {
         let local_addr = socket.local_addr()?;
         let count = std::thread::available_parallelism().map_or(1, |count| count.get());
@@ -72,9 +74,10 @@ impl UdpWorkers {
             let stop = stop.clone();
             let counters = counters.clone();
             let query_log = query_log.clone();
+            let limits = limits.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("dns-udp-{index}"))
-                .spawn(move || serve(&socket, &snapshot, counters, query_log, &stop))?;
+                .spawn(move || serve(&socket, &snapshot, counters, query_log, &limits, &stop))?;
             threads.push(thread);
         }
         Ok(UdpWorkers { stop, threads })
@@ -101,16 +104,19 @@ fn serve(
     snapshot: &Arc<ArcSwap<Snapshot>>,
     counters: Arc<QueryCounters>,
     query_log: QueryLog,
+    limits: &Arc<ClientLimits>,
     stop: &AtomicBool,
 ) {
     let mut responder = Responder {
         handler: DnsblHandler::new(snapshot.clone())
             .with_counters(counters.clone())
-            .with_query_log(query_log.clone()),
+            .with_query_log(query_log.clone())
+            .with_limits(limits.clone()),
         answerer: WireAnswerer::new(snapshot.load_full()),
         scratch: WireScratch::default(),
         counters,
         query_log,
+        limits: limits.clone(),
     };
     let mut batch = Batch::new();
     while !stop.load(Ordering::Relaxed) {
@@ -150,6 +156,7 @@ struct Responder {
     scratch: WireScratch,
     counters: Arc<QueryCounters>,
     query_log: QueryLog,
+    limits: Arc<ClientLimits>,
 }
 
 impl Responder {
@@ -159,6 +166,12 @@ impl Responder {
     fn respond(&mut self, request: &[u8], client: SocketAddr, response: &mut Vec<u8>) -> bool {
         match self.answerer.answer(request, &mut self.scratch, response) {
             WireOutcome::Answered => {
+                let (qtype, zone) = self.scratch.last_query();
+                let snapshot = self.answerer.snapshot();
+                if !limits::wire::apply(&self.limits, snapshot, client.ip(), zone, qtype, response)
+                {
+                    return false;
+                }
                 record_wire(&self.counters, &self.scratch, response);
                 self.query_log.record_response(client, response);
                 true

@@ -14,6 +14,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
 use tracing::warn;
 
+use crate::limits::{self, ClientLimits, Verdict};
 use crate::query_log::QueryLog;
 use crate::truncation;
 use crate::xfr::{self, XfrAcl};
@@ -35,6 +36,7 @@ pub struct DnsblHandler {
     xfr_acl: XfrAcl,
     counters: Arc<QueryCounters>,
     query_log: QueryLog,
+    limits: Arc<ClientLimits>,
 }
 
 impl DnsblHandler {
@@ -44,12 +46,19 @@ impl DnsblHandler {
             xfr_acl: XfrAcl::default(),
             counters: Arc::default(),
             query_log: QueryLog::default(),
+            limits: Arc::new(ClientLimits::unlimited()),
         }
     }
 
     /// Sets the query log that every response is recorded in; disabled by default.
     pub fn with_query_log(mut self, query_log: QueryLog) -> Self {
         self.query_log = query_log;
+        self
+    }
+
+    /// Sets the access lists and rate limits applied before a response is sent.
+    pub fn with_limits(mut self, limits: Arc<ClientLimits>) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -119,6 +128,12 @@ impl RequestHandler for DnsblHandler {
                 .queries()
                 .first()
                 .map_or(0, |query| u16::from(query.original().query_type()));
+            let snapshot = self.snapshot.load();
+            let verdict =
+                limits::record::decide(&self.limits, &snapshot, request, None, None, rcode, 0);
+            if verdict == Verdict::Drop {
+                return limits::record::unsent(request);
+            }
             self.counters.record(None, qtype, u16::from(rcode), false);
             let query = request
                 .queries
@@ -127,6 +142,19 @@ impl RequestHandler for DnsblHandler {
                 .map(|query| query.original());
             self.query_log
                 .record(request.src(), query, u16::from(rcode), &[]);
+            if verdict == Verdict::Slip {
+                let mut metadata = Metadata::response_from_request(&request.metadata);
+                metadata.response_code = rcode;
+                metadata.truncation = true;
+                let response = builder.build(
+                    metadata,
+                    [].iter(),
+                    [].iter(),
+                    std::iter::empty(),
+                    std::iter::empty(),
+                );
+                return send(request, response_handle, response).await;
+            }
             let response = builder.error_msg(&request.metadata, rcode);
             return send(request, response_handle, response).await;
         }
@@ -149,6 +177,27 @@ impl RequestHandler for DnsblHandler {
             query.query_class(),
         );
 
+        let zone = zone_index(&snapshot, query);
+        let verdict = limits::record::decide(
+            &self.limits,
+            &snapshot,
+            request,
+            zone,
+            Some(query),
+            answer.rcode,
+            answer.answers.len(),
+        );
+        match verdict {
+            Verdict::Drop => return limits::record::unsent(request),
+            Verdict::Refuse => {
+                let rcode = ResponseCode::Refused;
+                let qtype = u16::from(query.query_type());
+                self.counters.record(zone, qtype, u16::from(rcode), false);
+                let response = builder.error_msg(&request.metadata, rcode);
+                return send(request, response_handle, response).await;
+            }
+            Verdict::Answer | Verdict::Slip => {}
+        }
         self.record(&snapshot, query, &answer);
 
         let mut metadata = Metadata::response_from_request(&request.metadata);
@@ -170,7 +219,38 @@ impl RequestHandler for DnsblHandler {
         let rcode = u16::from(answer.rcode);
         self.query_log
             .record(request.src(), Some(query), rcode, sent);
-        let response = if fits {
+        if !fits && request.protocol() != Protocol::Udp {
+            let response = truncation::whole_rrsets(
+                query,
+                &request.queries,
+                edns.as_ref(),
+                metadata,
+                &answer.answers,
+                &answer.authority,
+            );
+            return match response {
+                Some(kept) => {
+                    let response = builder.build(
+                        metadata,
+                        answer.answers[..kept].iter(),
+                        answer.authority.iter(),
+                        std::iter::empty(),
+                        std::iter::empty(),
+                    );
+                    send(request, response_handle, response).await
+                }
+                None => {
+                    warn!(
+                        name = %query.name(),
+                        qtype = %query.query_type(),
+                        "the answer does not fit in 65535 bytes; sending SERVFAIL"
+                    );
+                    let response = builder.error_msg(&request.metadata, ResponseCode::ServFail);
+                    send(request, response_handle, response).await
+                }
+            };
+        }
+        let response = if fits && verdict != Verdict::Slip {
             builder.build(
                 metadata,
                 answer.answers.iter(),
@@ -190,6 +270,20 @@ impl RequestHandler for DnsblHandler {
         };
         send(request, response_handle, response).await
     }
+}
+
+/// Returns the index in `snapshot.zones` of the zone that contains the query name.
+fn zone_index(snapshot: &Snapshot, query: &Query) -> Option<usize> {
+    let labels: Vec<&str> = query
+        .name()
+        .iter()
+        .map(|label| std::str::from_utf8(label).unwrap_or(""))
+        .collect();
+    let zone = snapshot.find_zone(&labels)?;
+    snapshot
+        .zones
+        .iter()
+        .position(|candidate| std::ptr::eq(candidate, zone))
 }
 
 impl DnsblHandler {

@@ -14,6 +14,7 @@
 pub mod fallback;
 mod fast_udp;
 mod handler;
+pub mod limits;
 mod query_log;
 mod server;
 mod truncation;
@@ -21,6 +22,7 @@ mod udp_batch;
 mod xfr;
 
 pub use handler::{DnsblHandler, MAX_UDP_PAYLOAD};
+pub use limits::{ClientLimits, RateLimitOptions, TcpLimits};
 pub use query_log::QueryLog;
 pub use server::{BoundListeners, DnsServer, ServerError, ServerOptions};
 pub use xfr::{NotifyError, XfrAcl, send_notify};

@@ -4,16 +4,17 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use dnsbl_core::{QueryCounters, Snapshot};
-use hickory_server::Server;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tracing::{debug, error};
 
 use crate::fast_udp::{self, UdpWorkers};
 use crate::handler::DnsblHandler;
+use crate::limits::{self, ClientLimits, RateLimitOptions, TcpLimits};
 use crate::query_log::QueryLog;
 use crate::xfr::XfrAcl;
 
@@ -22,32 +23,18 @@ use crate::xfr::XfrAcl;
 const EPHEMERAL_BIND_ATTEMPTS: usize = 16;
 
 /// Settings of the listeners.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ServerOptions {
-    /// A TCP connection that sends no complete request for this long is closed.
-    pub tcp_idle_timeout: Duration,
-    /// Responses queued for sending per TCP connection.
-    pub tcp_response_buffer: usize,
+    /// Connection limits and timeouts of the TCP listener.
+    pub tcp: TcpLimits,
+    /// Response rate limiting on UDP.
+    pub rate_limit: RateLimitOptions,
     /// Clients that may transfer zones (AXFR, IXFR) over TCP.
     pub xfr_acl: XfrAcl,
     /// Counters of every response, on UDP and TCP.
     pub query_counters: Arc<QueryCounters>,
     /// Where every response is logged, one line each; disabled by default.
     pub query_log: QueryLog,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        // Long enough for a resolver to reuse the connection for its next queries, short
-        // enough that idle connections do not pile up.
-        ServerOptions {
-            tcp_idle_timeout: Duration::from_secs(10),
-            tcp_response_buffer: 32,
-            xfr_acl: XfrAcl::default(),
-            query_counters: Arc::default(),
-            query_log: QueryLog::default(),
-        }
-    }
 }
 
 /// Errors from binding or running the DNS listeners.
@@ -66,8 +53,9 @@ pub enum ServerError {
 /// The listeners run on the Tokio runtime from [`bind`](Self::bind) on; dropping the
 /// value without [`shutdown`](Self::shutdown) stops them as well.
 pub struct DnsServer {
-    /// TCP (hickory-server).
-    server: Server<DnsblHandler>,
+    /// TCP: the accept loop of `limits::tcp`, stopped through `stop_tcp`.
+    tcp: JoinHandle<io::Result<()>>,
+    stop_tcp: watch::Sender<bool>,
     /// UDP (the wire path, with hickory-server's parser for unusual requests).
     udp: Option<UdpWorkers>,
     local_addr: SocketAddr,
@@ -136,11 +124,16 @@ impl BoundListeners {
             udp,
             local_addr,
         } = self;
+        let limits = Arc::new(ClientLimits::new(
+            options.rate_limit,
+            options.query_counters.clone(),
+        ));
         let udp = UdpWorkers::spawn(
             udp,
             snapshot.clone(),
             options.query_counters.clone(),
             options.query_log.clone(),
+            limits.clone(),
         )
         .map_err(|source| ServerError::BindUdp {
             addr: local_addr,
@@ -149,12 +142,19 @@ impl BoundListeners {
         let handler = DnsblHandler::new(snapshot)
             .with_xfr_acl(options.xfr_acl)
             .with_counters(options.query_counters)
-            .with_query_log(options.query_log);
-        let mut server = Server::new(handler);
-        server.register_listener(tcp, options.tcp_idle_timeout, options.tcp_response_buffer);
+            .with_query_log(options.query_log)
+            .with_limits(limits);
+        let (stop_tcp, stopped) = watch::channel(false);
+        let tcp = tokio::spawn(limits::tcp::serve(
+            tcp,
+            Arc::new(handler),
+            options.tcp,
+            stopped,
+        ));
         debug!(%local_addr, "DNS listeners started");
         Ok(DnsServer {
-            server,
+            tcp,
+            stop_tcp,
             udp: Some(udp),
             local_addr,
         })
@@ -173,8 +173,15 @@ impl DnsServer {
         if let Some(udp) = self.udp.take() {
             let _ = tokio::task::spawn_blocking(move || udp.stop()).await;
         }
-        if let Err(error) = self.server.shutdown_gracefully().await {
-            error!(%error, address = %self.local_addr, "DNS listener failed during shutdown");
+        let _ = self.stop_tcp.send(true);
+        match (&mut self.tcp).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                error!(%error, address = %self.local_addr, "TCP listener failed during shutdown");
+            }
+            Err(error) => {
+                error!(%error, address = %self.local_addr, "TCP listener task failed");
+            }
         }
     }
 
@@ -182,14 +189,15 @@ impl DnsServer {
     /// listener stops on its own, for example after its socket failed.
     pub async fn run_until(mut self, signal: impl Future<Output = ()>) -> Result<(), ServerError> {
         let stopped = tokio::select! {
-            result = self.server.block_until_done() => Some(result),
+            result = &mut self.tcp => Some(result),
             () = signal => None,
         };
         match stopped {
             Some(result) => {
                 let reason = match result {
-                    Ok(()) => "all listeners ended".to_string(),
-                    Err(error) => error.to_string(),
+                    Ok(Ok(())) => "the TCP listener ended".to_string(),
+                    Ok(Err(error)) => format!("TCP: {error}"),
+                    Err(error) => format!("TCP listener task: {error}"),
                 };
                 Err(ServerError::Listener(reason))
             }

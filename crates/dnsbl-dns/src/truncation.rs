@@ -5,8 +5,8 @@
 //! response that does not fit is instead sent here with the question and OPT only and
 //! the TC bit set, so the client retries over TCP and never caches a partial record set.
 
-use hickory_server::proto::op::{Edns, Metadata};
-use hickory_server::proto::rr::{RData, Record};
+use hickory_server::proto::op::{Edns, Metadata, Query};
+use hickory_server::proto::rr::{RData, Record, RecordType};
 use hickory_server::proto::serialize::binary::BinEncoder;
 use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 
@@ -56,6 +56,41 @@ pub(crate) fn fits(
         Ok(info) => !info.truncation,
         Err(_) => false,
     }
+}
+
+/// Chooses the answers of a response that does not fit in one TCP message (65535 bytes):
+/// for ANY, the leading whole RRsets that fit, which RFC 8482 §4.2 allows; for any other
+/// type `None`, because its one RRset cannot be sent whole and a TC bit is meaningless on
+/// TCP (RFC 2181 §9). Returns how many of `answers` to keep.
+pub(crate) fn whole_rrsets(
+    query: &Query,
+    queries: &Queries,
+    edns: Option<&Edns>,
+    metadata: Metadata,
+    answers: &[Record],
+    authority: &[Record],
+) -> Option<usize> {
+    if query.query_type() != RecordType::ANY {
+        return None;
+    }
+    // The answer function writes each RRset's records next to each other.
+    let mut ends: Vec<usize> = (1..answers.len())
+        .filter(|&index| {
+            let (previous, record) = (&answers[index - 1], &answers[index]);
+            previous.record_type() != record.record_type() || previous.name != record.name
+        })
+        .collect();
+    ends.reverse();
+    ends.into_iter().find(|&end| {
+        fits(
+            u16::MAX,
+            queries,
+            edns,
+            metadata,
+            &answers[..end],
+            authority,
+        )
+    })
 }
 
 /// Encoded length of a record without name compression, or `None` for record types the

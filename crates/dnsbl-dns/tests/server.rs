@@ -43,6 +43,7 @@ fn snapshot() -> dnsbl_core::Snapshot {
         style: Default::default(),
         lookup_url: None,
         includes: Vec::new(),
+        acl: Default::default(),
     };
     let category = Category {
         name: "bad-service-provider".into(),
@@ -392,7 +393,10 @@ async fn run_until_stops_on_signal() {
 async fn tcp_idle_connection_closed() {
     let current = Arc::new(ArcSwap::from_pointee(snapshot()));
     let options = dnsbl_dns::ServerOptions {
-        tcp_idle_timeout: Duration::from_millis(200),
+        tcp: dnsbl_dns::TcpLimits {
+            idle_timeout: Duration::from_millis(200),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let server = DnsServer::bind_with("127.0.0.1:0".parse().unwrap(), current, options)

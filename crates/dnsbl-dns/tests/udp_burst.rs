@@ -46,6 +46,7 @@ fn snapshot() -> Snapshot {
         style: Default::default(),
         lookup_url: None,
         includes: Vec::new(),
+        acl: Default::default(),
     };
     let categories = vec![
         Category {

@@ -38,6 +38,7 @@ fn zone(name: &str, kind: ZoneKind) -> ZoneSpec {
         style: Default::default(),
         lookup_url: None,
         includes: Vec::new(),
+        acl: Default::default(),
     }
 }
 

@@ -35,6 +35,7 @@ pub(crate) fn zone_spec() -> ZoneSpec {
         style: Default::default(),
         lookup_url: None,
         includes: Vec::new(),
+        acl: Default::default(),
     }
 }
 

@@ -23,6 +23,7 @@ fn specs(name: &str, kind: ZoneKind) -> Vec<ZoneSpec> {
         kind,
         categories: categories.map(|names| names.iter().map(|n| n.to_string()).collect()),
         includes,
+        acl: Default::default(),
         ..zone_spec()
     };
     let mut combined = spec(

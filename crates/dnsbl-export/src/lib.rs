@@ -25,6 +25,8 @@
 pub mod address;
 pub mod combined;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod master;
 pub mod publish;
 pub mod rbldnsd;

@@ -31,6 +31,12 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
         zones.register.allow.len(),
     );
 
+    println!("limits: {}", args.limits.summary());
+    let acl_rules: usize = zones.zones.iter().map(|zone| zone.acl.rules.len()).sum();
+    if acl_rules > 0 {
+        println!("{acl_rules} access list rules in zones.toml");
+    }
+
     let db = &args.store.db;
     let snapshot = if db.exists() {
         let store = Store::open_read_only(db)

@@ -120,6 +120,8 @@ pub struct ServeArgs {
     pub mirrors: MirrorArgs,
     #[command(flatten)]
     pub ingest: crate::admin::IngestArgs,
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 }
 
 /// Export and zone transfer for mirrors.
@@ -201,4 +203,7 @@ impl WidthArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    /// The same limits as `serve`, checked and summarised.
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
 }

@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod export;
 mod ingest;
+mod limits;
 mod mirror;
 mod progress;
 mod serve;

@@ -43,6 +43,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut options = crate::mirror::server_options(&args.mirrors);
     options.query_log = open_query_log(args.query_log.as_deref())?;
+    args.limits.apply(&mut options);
     let query_counters = options.query_counters.clone();
     let server = listeners
         .start(current.clone(), options)

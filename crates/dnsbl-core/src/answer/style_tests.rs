@@ -34,6 +34,7 @@ fn zone(name: &str, categories: Option<&[&str]>, includes: &[&str]) -> ZoneSpec 
         style: AnswerStyle::Zen,
         lookup_url: None,
         includes: includes.iter().map(|n| n.to_string()).collect(),
+        acl: Default::default(),
     }
 }
 

@@ -48,6 +48,7 @@ fn zone(name: &str, kind: ZoneKind, categories: Option<Vec<String>>) -> ZoneSpec
         style: AnswerStyle::Zen,
         lookup_url: None,
         includes: Vec::new(),
+        acl: Default::default(),
     }
 }
 
