@@ -32,6 +32,8 @@ pub enum LogFormat {
     Json,
 }
 
+// The arguments are parsed once at start, so the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Answer DNSBL queries from the register and the stored routing data. On first start

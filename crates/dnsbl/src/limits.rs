@@ -32,7 +32,8 @@ pub struct LimitArgs {
     #[arg(long, value_name = "LEN", default_value_t = 56, value_parser = clap::value_parser!(u8).range(0..=128), env = "DNSBL_RRL_IPV6_PREFIX")]
     pub rrl_ipv6_prefix: u8,
 
-    /// Never rate limit clients in this prefix (an address or CIDR); repeatable.
+    /// Never rate limit clients in this prefix (an address or CIDR); repeatable. Without it
+    /// no client is exempt.
     #[arg(long, value_name = "CIDR", value_parser = parse_prefix)]
     pub rrl_exempt: Vec<IpNet>,
 
