@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs the side-by-side benchmark of dnsbl, rbldnsd and a do-nothing responder and
-writes docs/benchmarks.md. Started by bench/run.sh, which builds and generates the
+writes its section of docs/benchmarks.md. Started by bench/run.sh, which builds and generates the
 inputs; see there for the arguments."""
 
 import argparse
@@ -164,9 +164,7 @@ def reload_under_load(server, queries, seconds, rate):
     return result
 
 
-INTRO = """# Benchmarks
-
-Written by `bench/run.sh` (see its header for the arguments). Data: the full IP-to-ASN
+INTRO = """Written by `bench/run.sh` (see its header for the arguments). Data: the full IP-to-ASN
 dataset of the npm package @ip-location-db/asn, every ASN listed in one address zone
 `bl.example` with its own TXT (`AS<number> <organisation> is listed`, rendered once per
 listing); rbldnsd serves the same ranges from an `ip4set` file (ranges as written) and an
@@ -418,10 +416,34 @@ def write_report(args, info, rounds, servers, reloads, reload_rate, ingest_secon
             add("```")
             lines.extend(p["top"])
             add("```\n")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
+    report = "\n".join(lines)
+    replace_section(args.out, report)
+    print(report)
+
+
+BEGIN = "<!-- bench/run.sh writes from here -->"
+END = "<!-- bench/run.sh writes up to here -->"
+
+
+def replace_section(path, report):
+    """Replaces the part of `path` between BEGIN and END with `report`, keeping every other
+    section. A file without the markers gets the section after its first line."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = "# Benchmarks\n"
+    section = f"{BEGIN}\n{report.rstrip()}\n{END}"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + section + tail
+    else:
+        first, _, rest = text.partition("\n")
+        text = f"{first}\n\n{section}\n\n{rest.lstrip()}"
+    with open(path, "w") as f:
+        f.write(text)
 
 
 if __name__ == "__main__":
