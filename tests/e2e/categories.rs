@@ -118,6 +118,13 @@ fn category_writes_reject_bad_input() {
         message.contains("unknown placeholder {querry}"),
         "message {message:?}"
     );
+    // No bundled zone sets lookup_url, so the placeholder would render as empty text.
+    assert_invalid(
+        &post(r#"{"name":"x","code":"127.0.0.9","txt":"see {lookup_url}"}"#),
+        "invalid_txt",
+        "txt",
+        "see {lookup_url}",
+    );
     assert_invalid(
         &post(r#"{"name":"a/b","code":"127.0.0.9","txt":""}"#),
         "invalid_name",

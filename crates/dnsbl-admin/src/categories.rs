@@ -66,6 +66,23 @@ impl CategoryBody {
             }
         }
         check_template(&category.txt)?;
+        if dnsbl_core::answer::placeholders(&category.txt).contains(&"lookup_url") {
+            let without_url = snapshot.zones.iter().map(|zone| &zone.spec).find(|spec| {
+                spec.lookup_url.is_none() && spec.includes.is_empty() && spec.serves_category(name)
+            });
+            if let Some(spec) = without_url {
+                return Err(ApiError::invalid(
+                    "invalid_txt",
+                    "txt",
+                    &category.txt,
+                    format!(
+                        "the template uses {{lookup_url}}, but zone {} serves this category \
+                         and has no lookup_url",
+                        spec.name
+                    ),
+                ));
+            }
+        }
         Ok(NewCategory {
             name: category.name,
             code,

@@ -340,6 +340,23 @@ pub struct SnapshotBuilder {
     excluded_domains: Vec<(String, Option<String>)>,
 }
 
+/// The RFC 5782 test address 127.0.0.2 as a number.
+const TEST_ADDRESS: u32 = 0x7f00_0002;
+
+/// Returns the excluded IPv4 range `start..=end` without the test address 127.0.0.2, as
+/// zero, one or two ranges.
+fn around_test_address(start: u32, end: u32) -> impl Iterator<Item = (u32, u32)> {
+    let (below, above) = if (start..=end).contains(&TEST_ADDRESS) {
+        (
+            (start < TEST_ADDRESS).then_some((start, TEST_ADDRESS - 1)),
+            (end > TEST_ADDRESS).then_some((TEST_ADDRESS + 1, end)),
+        )
+    } else {
+        (Some((start, end)), None)
+    };
+    below.into_iter().chain(above)
+}
+
 /// Id of the RFC 5782 test entry listing: the first listing of every snapshot.
 pub const TEST_LISTING: ListingId = 0;
 
@@ -475,15 +492,19 @@ impl SnapshotBuilder {
             let mut excluded_v6 = Vec::new();
             for (range, zone) in &self.excluded_ranges {
                 match *range {
-                    AddrRange::V4 { start, end } if applies(zone) => excluded_v4.push((start, end)),
+                    AddrRange::V4 { start, end } if applies(zone) => {
+                        excluded_v4.extend(around_test_address(start, end));
+                    }
                     AddrRange::V6 { start, end } if applies(zone) => excluded_v6.push((start, end)),
                     _ => {}
                 }
             }
+            // An allow-list entry never removes the RFC 5782 test entries: clients probe
+            // them to see whether the list works.
             let excluded_domains: HashSet<String> = self
                 .excluded_domains
                 .iter()
-                .filter(|(_, zone)| applies(zone))
+                .filter(|(domain, zone)| applies(zone) && domain != "test")
                 .map(|(domain, _)| domain.clone())
                 .collect();
             let (v4, v6, domains) = match spec.kind {

@@ -340,6 +340,36 @@ fn ipv4_listings() {
     ]);
 }
 
+/// Allow-list entries covering 127.0.0.2 and `test` leave the test entries listed and
+/// exempt the rest of what they cover.
+#[test]
+fn test_entries_survive_allow_list() {
+    let zones = vec![
+        zone("bl.example", ZoneKind::Address, None),
+        zone("dbl.example", ZoneKind::Domain, None),
+    ];
+    let mut builder = SnapshotBuilder::new(SERIAL, zones, Vec::new());
+    builder.exclude_range(range("127.0.0.0/8"), None);
+    builder.exclude_range(range("::ffff:127.0.0.2"), Some("bl.example"));
+    builder.exclude_domain("test", None);
+    let snapshot = builder.build().unwrap();
+    let cases = [
+        ("2.0.0.127.bl.example", Some([127, 0, 0, 2])),
+        ("3.0.0.127.bl.example", None),
+        ("1.0.0.127.bl.example", None),
+        ("test.dbl.example", Some([127, 0, 0, 2])),
+    ];
+    for (qname, code) in cases {
+        let got = answer(&snapshot, &name(qname), RecordType::A, DNSClass::IN);
+        // Every unlisted case is an address in bl.example.
+        let expected = match code {
+            Some(code) => listed(vec![a(qname, code)]),
+            None => nxdomain("bl.example"),
+        };
+        assert_eq!(got, expected, "{qname}");
+    }
+}
+
 #[test]
 fn test_entries() {
     use RecordType::{A as TA, ANY, TXT as TTXT};
