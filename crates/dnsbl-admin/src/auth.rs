@@ -23,8 +23,7 @@ pub async fn require_token(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(bearer_token)
         .filter(|token| !token.is_empty());
     let caller = match presented {
         None => None,
@@ -58,4 +57,31 @@ pub async fn require_token(
     }
     request.extensions_mut().insert::<TokenInfo>(caller);
     next.run(request).await
+}
+
+/// Returns the token of an `Authorization: Bearer TOKEN` value. The scheme name is
+/// case-insensitive (RFC 9110 section 11.1), so `bearer` and `BEARER` work too.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn bearer_scheme_any_case() {
+        let cases = [
+            ("Bearer abc", Some("abc")),
+            ("bearer abc", Some("abc")),
+            ("BEARER  abc ", Some("abc")),
+            ("Basic abc", None),
+            ("Bearerabc", None),
+            ("abc", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(bearer_token(value), expected, "{value:?}");
+        }
+    }
 }

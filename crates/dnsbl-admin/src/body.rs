@@ -98,7 +98,7 @@ impl ProviderBody {
         for (index, domain) in self.domains.iter().enumerate() {
             provider
                 .domains
-                .push(parse_domain(domain).map_err(|message| {
+                .push(parse_listed_domain(domain).map_err(|message| {
                     ApiError::invalid(
                         "invalid_domain",
                         format!("domains[{index}]"),
@@ -225,6 +225,13 @@ pub fn parse_domain(text: &str) -> Result<String, String> {
     Ok(domain)
 }
 
+/// Parses a domain to list, as [`parse_domain`] does, and rejects a top-level domain.
+fn parse_listed_domain(text: &str) -> Result<String, String> {
+    let domain = parse_domain(text)?;
+    dnsbl_core::width::check_listed_domain(&domain)?;
+    Ok(domain)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +262,8 @@ mod tests {
         assert!(parse_domain("a..b").is_err());
         assert!(parse_domain("-a.example").is_err());
         assert!(parse_domain(&"a".repeat(64)).is_err());
+        assert_eq!(parse_listed_domain("Spam.Example").unwrap(), "spam.example");
+        assert!(parse_listed_domain("com.").is_err());
     }
 
     #[test]

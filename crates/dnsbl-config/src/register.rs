@@ -201,8 +201,12 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Register, ConfigError> {
         let domains = raw
             .domains
             .iter()
-            .map(|d| normalize_name(d))
-            .collect::<Result<Vec<_>, _>>()
+            .map(|d| {
+                let name = normalize_name(d)?;
+                dnsbl_core::width::check_listed_domain(&name)?;
+                Ok(name)
+            })
+            .collect::<Result<Vec<_>, String>>()
             .map_err(|m| invalid(place.clone(), m))?;
         let asns = raw
             .asns

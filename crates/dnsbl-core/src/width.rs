@@ -87,6 +87,20 @@ impl fmt::Display for RangeLimit {
     }
 }
 
+/// Rejects a listed domain of one label. A listed domain covers all its subdomains, so
+/// `com` would list every name under a top-level domain; like a `0.0.0.0/0` netblock,
+/// that is a typo rather than a listing. `domain` is lower case without a trailing dot.
+pub fn check_listed_domain(domain: &str) -> Result<(), String> {
+    if domain.contains('.') {
+        Ok(())
+    } else {
+        Err(format!(
+            "{domain:?} is a top-level domain, and listing it would list every name under \
+             it; list the registered domain, such as example.{domain}"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
