@@ -16,8 +16,8 @@ use crate::body::{JsonBody, check_body_name, check_name};
 use crate::error::{ApiError, ErrorResponse};
 use crate::providers::audit;
 
-/// Longest accepted TXT template, in bytes. One TXT character-string holds 255 bytes
-/// (RFC 1035 §3.3), and the rendered text is usually longer than its template.
+/// Maximum length of a TXT template, in bytes. One TXT character-string contains at most
+/// 255 bytes (RFC 1035 §3.3), and the rendered text is usually longer than its template.
 const MAX_TXT_BYTES: usize = 1000;
 
 /// The body of `POST /v1/categories` and `PUT /v1/categories/{name}`.

@@ -136,7 +136,7 @@ mod tests {
         }
     }
 
-    /// A domain zone with `spam.example` and `listed.test` listed by one provider.
+    /// Builds a domain zone with `spam.example` and `listed.test` listed by one provider.
     fn snapshot() -> Snapshot {
         let categories = vec![Category {
             name: "bad".into(),

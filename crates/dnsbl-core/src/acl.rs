@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-/// What happens to a query from a client that a rule matches.
+/// The action taken on a query from a client that a rule matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AclAction {
     /// Answer normally.

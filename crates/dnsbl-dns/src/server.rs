@@ -33,7 +33,7 @@ pub struct ServerOptions {
     pub xfr_acl: XfrAcl,
     /// Counters of every response, on UDP and TCP.
     pub query_counters: Arc<QueryCounters>,
-    /// Where every response is logged, one line each; disabled by default.
+    /// Query log with one line per response. Disabled by default.
     pub query_log: QueryLog,
 }
 

@@ -1,13 +1,13 @@
 //! Real queries over UDP and TCP on loopback against a server with a small snapshot.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use dnsbl_core::{
-    AddrRange, Category, Listing, ListingSource, SnapshotBuilder, SoaSpec, ZoneKind, ZoneSpec,
-};
+use dnsbl_core::{AddrRange, Category, Listing, ListingSource, SnapshotBuilder};
 use dnsbl_dns::DnsServer;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, SOA, TXT};
@@ -24,27 +24,7 @@ const MANY_TXT: &str = "1.0.51.198.bl.example.";
 const HUGE_TXT: &str = "2.0.51.198.bl.example.";
 
 fn snapshot() -> dnsbl_core::Snapshot {
-    let zone = ZoneSpec {
-        name: "bl.example".into(),
-        kind: ZoneKind::Address,
-        ttl: TTL,
-        soa: SoaSpec {
-            mname: "ns1.bl.example".into(),
-            rname: "hostmaster.bl.example".into(),
-            refresh: 7200,
-            retry: 900,
-            expire: 1209600,
-            minimum: 300,
-            ttl: 3600,
-        },
-        ns: vec!["ns1.bl.example".into()],
-        ns_ttl: 86400,
-        categories: None,
-        style: Default::default(),
-        lookup_url: None,
-        includes: Vec::new(),
-        acl: Default::default(),
-    };
+    let zone = common::bl_example(TTL);
     let category = Category {
         name: "bad-service-provider".into(),
         code: [127, 0, 0, 3].into(),

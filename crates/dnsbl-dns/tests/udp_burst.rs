@@ -3,16 +3,15 @@
 //! against the records the snapshot lists, and byte for byte against the response the same
 //! query gets when it is sent alone.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use dnsbl_core::{
-    AddrRange, Category, Listing, ListingSource, Snapshot, SnapshotBuilder, SoaSpec, ZoneKind,
-    ZoneSpec,
-};
+use dnsbl_core::{AddrRange, Category, Listing, ListingSource, Snapshot, SnapshotBuilder};
 use dnsbl_dns::DnsServer;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, TXT};
@@ -27,27 +26,7 @@ const PER_CLIENT: usize = 25;
 const RECEIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn snapshot() -> Snapshot {
-    let zone = ZoneSpec {
-        name: "bl.example".into(),
-        kind: ZoneKind::Address,
-        ttl: TTL,
-        soa: SoaSpec {
-            mname: "ns1.bl.example".into(),
-            rname: "hostmaster.bl.example".into(),
-            refresh: 7200,
-            retry: 900,
-            expire: 1209600,
-            minimum: 300,
-            ttl: 3600,
-        },
-        ns: vec!["ns1.bl.example".into()],
-        ns_ttl: 86400,
-        categories: None,
-        style: Default::default(),
-        lookup_url: None,
-        includes: Vec::new(),
-        acl: Default::default(),
-    };
+    let zone = common::bl_example(TTL);
     let categories = vec![
         Category {
             name: "spam".into(),

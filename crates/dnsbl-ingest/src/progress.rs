@@ -64,7 +64,7 @@ impl IngestProgress {
     }
 }
 
-/// How [`crate::ingest_tracked`] records its run.
+/// Settings of the run record that [`crate::ingest_tracked`] writes.
 #[derive(Default)]
 pub struct Tracking<'a> {
     /// The `running` row from `Store::start_run` that the run completes; `None` inserts a
@@ -74,7 +74,7 @@ pub struct Tracking<'a> {
     /// Names recorded and shown in errors in place of the file paths, one per file, for
     /// files downloaded from a URL to a temporary path. Empty keeps the paths.
     pub source_names: Vec<PathBuf>,
-    /// Where bytes read and phases are reported for display, such as a progress bar.
+    /// Receiver of the bytes read and of each phase, for display such as a progress bar.
     pub reporter: Option<Arc<dyn ProgressReporter>>,
 }
 
@@ -98,7 +98,7 @@ impl Tracking<'_> {
         }
     }
 
-    /// The recorded name of each file.
+    /// Returns the recorded name of each file.
     pub(crate) fn names(&self, files: &[PathBuf]) -> Vec<PathBuf> {
         if self.source_names.len() == files.len() {
             self.source_names.clone()

@@ -71,7 +71,7 @@ pub enum Transport {
     Tcp,
 }
 
-/// What the listener does with a response.
+/// The listener's decision for one response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Send it.

@@ -78,7 +78,8 @@ fn question_end(message: &[u8]) -> Option<usize> {
     (end <= message.len()).then_some(end)
 }
 
-/// The labels of an uncompressed name in wire form, as checked by [`question_end`].
+/// Iterates over the labels of an uncompressed name in wire form, as checked by
+/// [`question_end`].
 fn labels(mut name: &[u8]) -> impl Iterator<Item = &[u8]> {
     std::iter::from_fn(move || {
         let len = usize::from(*name.first()?);
