@@ -2,7 +2,7 @@
 
 use dnsbl_core::{SoaSpec, ZoneKind, ZoneSpec};
 
-/// The address zone `bl.example` with TTL `ttl`, serving every category.
+/// Returns the address zone `bl.example` with TTL `ttl`, serving every category.
 pub fn bl_example(ttl: u32) -> ZoneSpec {
     ZoneSpec {
         name: "bl.example".into(),
