@@ -561,14 +561,22 @@ impl SnapshotBuilder {
                 }
             }
             // A combined zone keeps no tables of its own: it looks up its included zones.
-            let serves = |id: ListingId| {
-                if !spec.includes.is_empty() {
-                    return false;
-                }
-                let listing = &self.listings[id as usize];
-                let category = &self.categories[listing.category];
-                category.name == TEST_CATEGORY || spec.serves_category(&category.name)
-            };
+            // The flags are computed once per listing, because the ranges come in address
+            // order and a lookup of each range's listing and category would jump around.
+            let served_categories: Vec<bool> = self
+                .categories
+                .iter()
+                .map(|category| {
+                    spec.includes.is_empty()
+                        && (category.name == TEST_CATEGORY || spec.serves_category(&category.name))
+                })
+                .collect();
+            let served: Vec<bool> = self
+                .listings
+                .iter()
+                .map(|listing| served_categories[listing.category])
+                .collect();
+            let serves = |id: ListingId| served[id as usize];
             let applies = |zone: &Option<String>| zone.as_ref().is_none_or(|z| *z == spec.name);
             let mut excluded_v4 = Vec::new();
             let mut excluded_v6 = Vec::new();
