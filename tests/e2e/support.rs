@@ -107,7 +107,7 @@ impl Server {
         assert!(status.success(), "kill -HUP succeeded");
     }
 
-    /// Waits until the server exits by itself and returns its exit status; kills it and
+    /// Waits until the server exits by itself and returns its exit status. Kills it and
     /// panics after `timeout`.
     pub fn wait_for_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let deadline = std::time::Instant::now() + timeout;

@@ -187,8 +187,8 @@ struct SegmentWriter<T> {
     pool: Vec<Option<Box<[ListingId]>>>,
     /// The group of each set of two or more listings.
     interned: HashMap<Box<[ListingId]>, u32>,
-    /// The group of each single listing, by listing id, or [`NO_GROUP`]: the sets of
-    /// one listing are most of them, and an index is cheaper than a hash lookup.
+    /// The group of each single listing, by listing id, or [`NO_GROUP`]. Most sets have
+    /// one listing, and an index is cheaper than a hash lookup.
     singles: Vec<u32>,
 }
 
@@ -227,7 +227,7 @@ impl<T: AddrKey> SegmentWriter<T> {
         group
     }
 
-    /// Appends the segment `start..=end`; it must start after the last one ends.
+    /// Appends the segment `start..=end`, which must start after the last one ends.
     fn push(&mut self, start: T, end: T, ids: &[ListingId]) {
         let group = self.intern(ids);
         let extends_last = self.groups.last() == Some(&group)

@@ -43,8 +43,8 @@ impl Store {
 
     /// Runs `PRAGMA quick_check` on one connection of the pool. It finds damaged pages and
     /// indexes that do not match their tables, and fails with [`StoreError::Corrupt`]
-    /// naming `path`, the file this store was opened from. A reader in WAL mode, so it
-    /// blocks no writer.
+    /// naming `path`, the file this store was opened from. It only reads, and in WAL mode a
+    /// reader blocks no writer.
     pub async fn check_pages(&self, path: &Path) -> Result<(), StoreError> {
         check_pages(&self.pool, path).await
     }

@@ -11,8 +11,8 @@
 //!    `listed_since`, then the source as a `u8` tag (0 ASN with a `u32`, 1 netblock with
 //!    the range, 2 domain with a string);
 //! 3. ranges: a range and the `u32` index of its listing in section 2, the IPv4 ranges
-//!    and then the IPv6 ranges, each sorted by start address (the snapshot build sorts
-//!    them again, which costs little on sorted input, so an unsorted BLOB loads as well);
+//!    and then the IPv6 ranges, each sorted by start address. The snapshot build sorts
+//!    them again, which costs little on sorted input, so an unsorted BLOB loads as well;
 //! 4. domains: a string and a listing index;
 //! 5. allow-list ranges: a range and an optional zone;
 //! 6. allow-list domains: a string and an optional zone.
