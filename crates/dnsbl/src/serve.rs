@@ -57,7 +57,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mirrors = crate::mirror::spawn(args.mirrors, current.clone());
 
     // The writers (the admin API and the reloader) start only after the check passed.
-    // This future returns only with an error: a damaged file or a failed admin API start.
+    // This future returns the reloader's task, or the error of a damaged file or of a
+    // failed admin API start.
     let writers = async {
         if let Some(db) = unchecked {
             crate::db_check::check_while_serving(&store, db).await?;
@@ -74,7 +75,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             )
             .await?;
         }
-        watch_for_changes(
+        anyhow::Ok(tokio::spawn(watch_for_changes(
             store.clone(),
             args.store.zones.clone(),
             zones,
@@ -83,13 +84,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             listings_changed,
             limit,
             hangup,
-        )
-        .await;
-        anyhow::Ok(())
+        )))
     };
-    let result = tokio::select! {
-        () = shutdown_signal() => Ok(()),
-        result = writers => result,
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let started = tokio::select! {
+        () = &mut shutdown => Ok(None),
+        started = writers => started.map(Some),
+    };
+    let result = match started {
+        Ok(Some(reloader)) => {
+            (&mut shutdown).await;
+            reloader.abort();
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(error) => Err(error),
     };
     info!("shutting down");
     mirrors.abort();
