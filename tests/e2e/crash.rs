@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hickory_proto::rr::RecordType;
 
 use crate::bad_input::serve_until_exit;
-use crate::db_state::{checkpoint, fingerprint, integrity_check, lookup};
+use crate::db_state::{checkpoint, fingerprint, integrity_check, lookup, root_page};
 use crate::http::request;
 use crate::support::{Server, a_values, binary, field, query_udp, repo_zones};
 
@@ -268,4 +268,86 @@ fn damaged_database_is_refused() {
         stderr.contains(&format!("{} is not a SQLite database", foreign.display())),
         "{stderr}"
     );
+}
+
+/// Damage in a page that the start does not read (the index of `listed_ranges`, because
+/// the snapshot comes from its cache) is found by the check that runs once the server
+/// answers. The server then stops with an error naming the path, before the admin API
+/// could write to the file.
+#[test]
+fn damage_found_after_start_stops_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let slice = repo_zones().join("data").join("asn-ipv4-slice.csv");
+    let first = ingest_command(&db, &[slice]).status().unwrap();
+    assert!(first.success(), "first ingest: {first:?}");
+    damage_root_page(&db, "listed_ranges_by_provider");
+
+    // Returns once the server logged that it answers DNS, so the start read no damage.
+    let mut server = Server::start(&repo_zones(), &db);
+    let expected = format!("{} is corrupt", db.display());
+    let mut before_error = Vec::new();
+    loop {
+        let line = server
+            .log
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a log line naming the damaged file");
+        if line.contains(&expected) {
+            break;
+        }
+        before_error.push(line);
+    }
+    assert!(
+        !before_error
+            .iter()
+            .any(|line| line.contains("admin API listening")),
+        "{before_error:#?}"
+    );
+    let status = server.wait_for_exit(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(1));
+}
+
+/// `dnsbl check` reads every page, so it reports damage that a snapshot load never reads.
+#[test]
+fn check_reports_damaged_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let slice = repo_zones().join("data").join("asn-ipv4-slice.csv");
+    let first = ingest_command(&db, &[slice]).status().unwrap();
+    assert!(first.success(), "first ingest: {first:?}");
+    let check = || {
+        binary()
+            .arg("check")
+            .arg("--zones")
+            .arg(repo_zones())
+            .arg("--db")
+            .arg(&db)
+            .output()
+            .expect("dnsbl check runs")
+    };
+
+    let output = check();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout.contains("PRAGMA quick_check passed"), "{stdout}");
+
+    damage_root_page(&db, "listed_ranges_by_provider");
+    let output = check();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} is corrupt", db.display())),
+        "{stderr}"
+    );
+}
+
+/// Overwrites the root page of the table or index `name` in the file itself, as a failing
+/// disk would.
+fn damage_root_page(db: &Path, name: &str) {
+    let (page_size, _) = checkpoint(db);
+    let page = root_page(db, name);
+    let mut bytes = std::fs::read(db).unwrap();
+    let start = (page_size * (page - 1)) as usize;
+    bytes[start..start + page_size as usize].fill(0xa5);
+    std::fs::write(db, bytes).unwrap();
 }

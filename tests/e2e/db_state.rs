@@ -99,6 +99,21 @@ pub fn lookup(zones: &Path, db: &Path, query: &str) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Returns the number of the root page of the table or index `name` (1 is the first
+/// page of the file).
+pub fn root_page(db: &Path, name: &str) -> u64 {
+    runtime().block_on(async {
+        let mut conn = connect(db).await;
+        let page: i64 = sqlx::query_scalar("SELECT rootpage FROM sqlite_master WHERE name = ?")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("root page of {name}: {e}"));
+        conn.close().await.unwrap();
+        page as u64
+    })
+}
+
 /// Moves every page from the write-ahead log into the database file and returns the
 /// file's page size and page count, so a test can damage pages in the file itself.
 pub fn checkpoint(db: &Path) -> (u64, u64) {

@@ -107,6 +107,22 @@ impl Server {
         assert!(status.success(), "kill -HUP succeeded");
     }
 
+    /// Waits until the server exits by itself and returns its exit status. Kills it and
+    /// panics after `timeout`.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("dnsbl serve still running after {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until a log line contains `text`.
     pub fn wait_for_log(&self, text: &str, timeout: Duration) -> String {
         let deadline = std::time::Instant::now() + timeout;

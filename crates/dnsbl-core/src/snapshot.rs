@@ -82,85 +82,29 @@ impl<T: AddrKey> RangeTable<T> {
                 .iter()
                 .map(|&(start, end)| (start, end, EXCLUDED)),
         );
-        // A sweep over start and end events; `None` stands for the position after T::MAX.
-        let mut events: Vec<(Option<T>, bool, ListingId)> = Vec::with_capacity(entries.len() * 2);
-        for (start, end, id) in entries.drain(..) {
-            events.push((Some(start), true, id));
-            events.push((end.next(), false, id));
-        }
-        events.sort_unstable_by(|a, b| match (a.0, b.0) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        });
-
-        let mut table = RangeTable {
-            buckets: Vec::new(),
-            starts: Vec::new(),
-            ends: Vec::new(),
-            groups: Vec::new(),
-            group_pool: Vec::new(),
-        };
-        let mut interned: HashMap<Box<[ListingId]>, u32> = HashMap::new();
-        let mut active: BTreeMap<ListingId, u32> = BTreeMap::new();
-        let mut scratch: Vec<ListingId> = Vec::new();
-        let mut index = 0;
-        while index < events.len() {
-            let Some(position) = events[index].0 else {
-                break;
-            };
-            while index < events.len() && events[index].0 == Some(position) {
-                let (_, is_start, id) = events[index];
-                if is_start {
-                    *active.entry(id).or_insert(0) += 1;
-                } else if let Some(count) = active.get_mut(&id) {
-                    *count -= 1;
-                    if *count == 0 {
-                        active.remove(&id);
-                    }
-                }
-                index += 1;
+        // A stable sort, because it costs little on input that is already sorted in runs.
+        entries.sort_by_key(|&(start, _, _)| start);
+        let mut segments = SegmentWriter::new();
+        let mut first = 0;
+        while first < entries.len() {
+            // A cluster is a run of entries that overlap, directly or through other entries
+            // of the run. No segment spans two clusters, so each cluster is cut alone, and
+            // one that has a single entry (most of a routing table) is a single segment.
+            let mut cluster_end = entries[first].1;
+            let mut last = first + 1;
+            while last < entries.len() && entries[last].0 <= cluster_end {
+                cluster_end = cluster_end.max(entries[last].1);
+                last += 1;
             }
-            if active.is_empty() || active.contains_key(&EXCLUDED) {
-                continue;
+            match entries[first..last] {
+                [(_, _, EXCLUDED)] => {}
+                [(start, end, id)] => segments.push(start, end, &[id]),
+                ref cluster => segments.sweep(cluster),
             }
-            let segment_end = match events.get(index).map(|event| event.0) {
-                Some(Some(next)) => next.prev(),
-                _ => T::MAX,
-            };
-            // A set is allocated only the first time it occurs.
-            scratch.clear();
-            scratch.extend(active.keys().copied());
-            let group = match interned.get(scratch.as_slice()) {
-                Some(&group) => group,
-                None => {
-                    let group = interned.len() as u32;
-                    interned.insert(scratch.as_slice().into(), group);
-                    group
-                }
-            };
-            let extends_last = table.groups.last() == Some(&group)
-                && table.ends.last().and_then(|end: &T| end.next()) == Some(position);
-            if extends_last {
-                *table.ends.last_mut().expect("a last segment exists") = segment_end;
-            } else {
-                table.starts.push(position);
-                table.ends.push(segment_end);
-                table.groups.push(group);
-            }
+            first = last;
         }
-        // Each set is allocated once: the map's keys become the pool, in group order.
-        let mut pool: Vec<Option<Box<[ListingId]>>> = vec![None; interned.len()];
-        for (set, group) in interned {
-            pool[group as usize] = Some(set);
-        }
-        table.group_pool = pool.into_iter().flatten().collect();
-        table.starts.shrink_to_fit();
-        table.buckets = bucket_index(&table.starts);
-        table.ends.shrink_to_fit();
-        table.groups.shrink_to_fit();
-        table
+        drop(entries);
+        segments.finish()
     }
 
     /// Builds the table whose segments carry, for every address, the union of the
@@ -227,6 +171,144 @@ fn bucket_index<T: AddrKey>(starts: &[T]) -> Vec<u32> {
         buckets.push(u32::try_from(segment).expect("fewer than 2^32 segments"));
     }
     buckets
+}
+
+/// The group of a listing that has no group yet, in [`SegmentWriter::singles`].
+const NO_GROUP: u32 = u32::MAX;
+
+/// Collects the segments of a [`RangeTable`] in address order. A segment that follows the
+/// one before without a gap and has the same listings extends it.
+struct SegmentWriter<T> {
+    starts: Vec<T>,
+    ends: Vec<T>,
+    groups: Vec<u32>,
+    /// The listing sets in group order. A set of two or more listings is `None` here until
+    /// [`finish`](Self::finish) moves it out of `interned`, so each set is allocated once.
+    pool: Vec<Option<Box<[ListingId]>>>,
+    /// The group of each set of two or more listings.
+    interned: HashMap<Box<[ListingId]>, u32>,
+    /// The group of each single listing, by listing id, or [`NO_GROUP`]. Most sets have
+    /// one listing, and an index is cheaper than a hash lookup.
+    singles: Vec<u32>,
+}
+
+impl<T: AddrKey> SegmentWriter<T> {
+    fn new() -> Self {
+        SegmentWriter {
+            starts: Vec::new(),
+            ends: Vec::new(),
+            groups: Vec::new(),
+            pool: Vec::new(),
+            interned: HashMap::new(),
+            singles: Vec::new(),
+        }
+    }
+
+    /// Returns the group of the listing set `ids` (sorted, no duplicates), adding it to
+    /// the pool the first time it occurs.
+    fn intern(&mut self, ids: &[ListingId]) -> u32 {
+        if let [id] = *ids {
+            let index = id as usize;
+            if index >= self.singles.len() {
+                self.singles.resize(index + 1, NO_GROUP);
+            }
+            if self.singles[index] == NO_GROUP {
+                self.singles[index] = self.pool.len() as u32;
+                self.pool.push(Some(ids.into()));
+            }
+            return self.singles[index];
+        }
+        if let Some(&group) = self.interned.get(ids) {
+            return group;
+        }
+        let group = self.pool.len() as u32;
+        self.interned.insert(ids.into(), group);
+        self.pool.push(None);
+        group
+    }
+
+    /// Appends the segment `start..=end`, which must start after the last one ends.
+    fn push(&mut self, start: T, end: T, ids: &[ListingId]) {
+        let group = self.intern(ids);
+        let extends_last = self.groups.last() == Some(&group)
+            && self.ends.last().and_then(|end: &T| end.next()) == Some(start);
+        if extends_last {
+            *self.ends.last_mut().expect("a last segment exists") = end;
+        } else {
+            self.starts.push(start);
+            self.ends.push(end);
+            self.groups.push(group);
+        }
+    }
+
+    /// Cuts overlapping entries into segments with a sweep over their start and end
+    /// events, and appends the segments.
+    fn sweep(&mut self, entries: &[(T, T, ListingId)]) {
+        // `None` stands for the position after T::MAX.
+        let mut events: Vec<(Option<T>, bool, ListingId)> = Vec::with_capacity(entries.len() * 2);
+        for &(start, end, id) in entries {
+            events.push((Some(start), true, id));
+            events.push((end.next(), false, id));
+        }
+        events.sort_unstable_by(|a, b| match (a.0, b.0) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+
+        let mut active: BTreeMap<ListingId, u32> = BTreeMap::new();
+        let mut scratch: Vec<ListingId> = Vec::new();
+        let mut index = 0;
+        while index < events.len() {
+            let Some(position) = events[index].0 else {
+                break;
+            };
+            while index < events.len() && events[index].0 == Some(position) {
+                let (_, is_start, id) = events[index];
+                if is_start {
+                    *active.entry(id).or_insert(0) += 1;
+                } else if let Some(count) = active.get_mut(&id) {
+                    *count -= 1;
+                    if *count == 0 {
+                        active.remove(&id);
+                    }
+                }
+                index += 1;
+            }
+            if active.is_empty() || active.contains_key(&EXCLUDED) {
+                continue;
+            }
+            let segment_end = match events.get(index).map(|event| event.0) {
+                Some(Some(next)) => next.prev(),
+                _ => T::MAX,
+            };
+            scratch.clear();
+            scratch.extend(active.keys().copied());
+            self.push(position, segment_end, &scratch);
+        }
+    }
+
+    fn finish(self) -> RangeTable<T> {
+        let mut pool = self.pool;
+        for (set, group) in self.interned {
+            pool[group as usize] = Some(set);
+        }
+        let mut table = RangeTable {
+            buckets: bucket_index(&self.starts),
+            starts: self.starts,
+            ends: self.ends,
+            groups: self.groups,
+            group_pool: pool
+                .into_iter()
+                .map(|set| set.expect("every group has its set"))
+                .collect(),
+        };
+        table.starts.shrink_to_fit();
+        table.ends.shrink_to_fit();
+        table.groups.shrink_to_fit();
+        table
+    }
 }
 
 /// The data of one served zone.
@@ -479,14 +561,22 @@ impl SnapshotBuilder {
                 }
             }
             // A combined zone keeps no tables of its own: it looks up its included zones.
-            let serves = |id: ListingId| {
-                if !spec.includes.is_empty() {
-                    return false;
-                }
-                let listing = &self.listings[id as usize];
-                let category = &self.categories[listing.category];
-                category.name == TEST_CATEGORY || spec.serves_category(&category.name)
-            };
+            // The flags are computed once per listing, because the ranges come in address
+            // order and a lookup of each range's listing and category would jump around.
+            let served_categories: Vec<bool> = self
+                .categories
+                .iter()
+                .map(|category| {
+                    spec.includes.is_empty()
+                        && (category.name == TEST_CATEGORY || spec.serves_category(&category.name))
+                })
+                .collect();
+            let served: Vec<bool> = self
+                .listings
+                .iter()
+                .map(|listing| served_categories[listing.category])
+                .collect();
+            let serves = |id: ListingId| served[id as usize];
             let applies = |zone: &Option<String>| zone.as_ref().is_none_or(|z| *z == spec.name);
             let mut excluded_v4 = Vec::new();
             let mut excluded_v6 = Vec::new();
@@ -792,6 +882,64 @@ mod tests {
                 .find(|&&(start, end, _)| start <= addr && addr <= end)
                 .map(|&(_, _, ids)| ids);
             assert_eq!(table.lookup(addr), expected, "address {addr}");
+        }
+    }
+
+    /// Segments of seeded random entries and exclusions in a small address space, against
+    /// the sets of listings computed address by address: single entries, adjacent
+    /// entries, overlapping clusters and holes all occur.
+    #[test]
+    fn range_table_matches_per_address_sets() {
+        const SPACE: u32 = 300;
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |below: u32| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % u64::from(below)) as u32
+        };
+        for round in 0..200 {
+            let entries: Vec<(u32, u32, ListingId)> = (0..next(12))
+                .map(|_| {
+                    let start = next(SPACE - 20);
+                    (start, start + next(20), next(4))
+                })
+                .collect();
+            let exclusions: Vec<(u32, u32)> = (0..next(3))
+                .map(|_| {
+                    let start = next(SPACE - 10);
+                    (start, start + next(10))
+                })
+                .collect();
+            let mut expected: Vec<(u32, u32, Vec<ListingId>)> = Vec::new();
+            for addr in 0..SPACE {
+                if exclusions.iter().any(|&(s, e)| s <= addr && addr <= e) {
+                    continue;
+                }
+                let mut ids: Vec<ListingId> = entries
+                    .iter()
+                    .filter(|&&(s, e, _)| s <= addr && addr <= e)
+                    .map(|&(_, _, id)| id)
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                if ids.is_empty() {
+                    continue;
+                }
+                match expected.last_mut() {
+                    Some(last) if last.1 + 1 == addr && last.2 == ids => last.1 = addr,
+                    _ => expected.push((addr, addr, ids)),
+                }
+            }
+            let table = RangeTable::<u32>::build(entries.clone(), &exclusions);
+            let segments: Vec<_> = table
+                .segments()
+                .map(|(s, e, ids)| (s, e, ids.to_vec()))
+                .collect();
+            assert_eq!(
+                segments, expected,
+                "round {round}: {entries:?} without {exclusions:?}"
+            );
         }
     }
 

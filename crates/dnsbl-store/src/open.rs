@@ -30,6 +30,26 @@ impl Store {
     /// The check reads every page: for the full routing dataset (44 MB) about 0.2 s with
     /// the file in the page cache and 2 s without (docs/benchmarks.md).
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        Self::connect(path, true).await
+    }
+
+    /// Opens the database as [`open`](Self::open) does, but without `PRAGMA quick_check`,
+    /// so that a server can answer before the check has read every page. The caller runs
+    /// [`check_pages`](Self::check_pages) later. Damage that the migrations or the first
+    /// reads touch still fails here or there, as SQLite reports it.
+    pub async fn open_without_check(path: &Path) -> Result<Store, StoreError> {
+        Self::connect(path, false).await
+    }
+
+    /// Runs `PRAGMA quick_check` on one connection of the pool. It finds damaged pages and
+    /// indexes that do not match their tables, and fails with [`StoreError::Corrupt`]
+    /// naming `path`, the file this store was opened from. It only reads, and in WAL mode a
+    /// reader blocks no writer.
+    pub async fn check_pages(&self, path: &Path) -> Result<(), StoreError> {
+        check_pages(&self.pool, path).await
+    }
+
+    async fn connect(path: &Path, check: bool) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
                 path: parent.to_path_buf(),
@@ -66,7 +86,9 @@ impl Store {
             });
         }
 
-        check_pages(&pool, path).await?;
+        if check {
+            check_pages(&pool, path).await?;
+        }
 
         sqlx::migrate!("../../migrations")
             .run(&pool)

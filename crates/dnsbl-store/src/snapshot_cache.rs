@@ -10,7 +10,9 @@
 //! 2. listings: provider, optional operator, category index (`u32`), optional
 //!    `listed_since`, then the source as a `u8` tag (0 ASN with a `u32`, 1 netblock with
 //!    the range, 2 domain with a string);
-//! 3. ranges: a range and the `u32` index of its listing in section 2;
+//! 3. ranges: a range and the `u32` index of its listing in section 2, the IPv4 ranges
+//!    and then the IPv6 ranges, each sorted by start address. The snapshot build sorts
+//!    them again, which costs little on sorted input, so an unsorted BLOB loads as well;
 //! 4. domains: a string and a listing index;
 //! 5. allow-list ranges: a range and an optional zone;
 //! 6. allow-list domains: a string and an optional zone.
@@ -34,6 +36,10 @@ pub(crate) const FORMAT: i64 = 1;
 #[derive(Default)]
 pub(crate) struct CacheEncoder {
     sections: [Section; 6],
+    /// The ranges section as `(start, end, listing)`, sorted and written by
+    /// [`finish`](Self::finish).
+    v4_ranges: Vec<(u32, u32, u32)>,
+    v6_ranges: Vec<(u128, u128, u32)>,
 }
 
 #[derive(Default)]
@@ -135,9 +141,10 @@ impl CacheEncoder {
     }
 
     pub(crate) fn range(&mut self, range: &AddrRange, listing: u32) {
-        let out = self.sections[RANGES].start_record();
-        put_range(out, range);
-        put_u32(out, listing);
+        match *range {
+            AddrRange::V4 { start, end } => self.v4_ranges.push((start, end, listing)),
+            AddrRange::V6 { start, end } => self.v6_ranges.push((start, end, listing)),
+        }
     }
 
     pub(crate) fn domain(&mut self, domain: &str, listing: u32) {
@@ -159,7 +166,18 @@ impl CacheEncoder {
     }
 
     /// Returns the BLOB: the sections in order, each after its count.
-    pub(crate) fn finish(self) -> Vec<u8> {
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        self.v4_ranges.sort_unstable();
+        self.v6_ranges.sort_unstable();
+        let ranges = &mut self.sections[RANGES];
+        for (start, end, listing) in self.v4_ranges.drain(..) {
+            put_range(ranges.start_record(), &AddrRange::V4 { start, end });
+            put_u32(&mut ranges.bytes, listing);
+        }
+        for (start, end, listing) in self.v6_ranges.drain(..) {
+            put_range(ranges.start_record(), &AddrRange::V6 { start, end });
+            put_u32(&mut ranges.bytes, listing);
+        }
         let total = self.sections.iter().map(|s| 4 + s.bytes.len()).sum();
         let mut blob = Vec::with_capacity(total);
         for section in self.sections {
@@ -414,6 +432,38 @@ mod tests {
             .unwrap();
         assert_eq!(dbl.domains["spam.example"][..], [3]);
         assert!(dbl.excluded_domains.contains("ok.spam.example"));
+    }
+
+    #[test]
+    fn ranges_written_sorted() {
+        let mut cache = CacheEncoder::default();
+        let added = [
+            (range("2001:db8::/32"), 0),
+            (range("192.0.2.0/24"), 1),
+            (range("10.0.0.0/8"), 2),
+            (range("::ffff:0:0/96"), 3),
+            (range("10.0.0.0/16"), 4),
+        ];
+        for (range, listing) in &added {
+            cache.range(range, *listing);
+        }
+        let blob = cache.finish();
+        let mut reader = Reader { bytes: &blob };
+        assert_eq!(reader.u32().unwrap(), 0, "categories");
+        assert_eq!(reader.u32().unwrap(), 0, "listings");
+        assert_eq!(reader.u32().unwrap(), 5, "ranges");
+        let mut read = Vec::new();
+        for _ in 0..5 {
+            read.push((reader.range().unwrap(), reader.u32().unwrap()));
+        }
+        let expected = [
+            (range("10.0.0.0/16"), 4),
+            (range("10.0.0.0/8"), 2),
+            (range("192.0.2.0/24"), 1),
+            (range("::ffff:0:0/96"), 3),
+            (range("2001:db8::/32"), 0),
+        ];
+        assert_eq!(read, expected);
     }
 
     #[test]

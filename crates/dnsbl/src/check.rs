@@ -1,7 +1,7 @@
 //! `dnsbl check`: validate the zones directory and the database without serving.
 //!
-//! An existing database is opened read-only and the snapshot is built from it and the
-//! zones directory, as `dnsbl serve` would build it. Without a database, the first start
+//! An existing database is opened read-only, `PRAGMA quick_check` reads all its pages, and
+//! the snapshot is built from it and the zones directory, as `dnsbl serve` would build it. Without a database, the first start
 //! is rehearsed in a temporary database: the register is stored and the bundled routing
 //! data ingested. The summary goes to stdout; any problem is an error and a non-zero exit.
 
@@ -42,6 +42,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
         let store = Store::open_read_only(db)
             .await
             .with_context(|| format!("failed to open the database {} read-only", db.display()))?;
+        store.check_pages(db).await?;
         if !store.has_routing_data().await? {
             println!(
                 "{}: no routing data yet; `dnsbl serve` ingests {} on start",
@@ -51,7 +52,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
         }
         store.check_register_sources(&zones.register).await?;
         let snapshot = store.load_snapshot(&zones.zones).await?;
-        println!("{}: database read", db.display());
+        println!("{}: database read, PRAGMA quick_check passed", db.display());
         snapshot
     } else {
         println!(

@@ -4,6 +4,7 @@
 mod admin;
 mod check;
 mod cli;
+mod db_check;
 mod export;
 mod ingest;
 mod limits;

@@ -32,13 +32,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("failed to listen on {}", args.listen))?;
     info!(address = %listeners.local_addr(), "DNS sockets bound, loading the data");
     let limit = args.widths.limit();
-    let store = Store::open(&args.store.db)
+    let db = args.store.db.clone();
+    // `PRAGMA quick_check` reads every page, so it runs once the first snapshot is served
+    // (see `db_check`), unless a register sync is about to write to the file.
+    let store = Store::open_without_check(&db)
         .await
-        .with_context(|| format!("failed to open the database {}", args.store.db.display()))?;
-    let zones = prepare_store(&store, &args.store.zones, &limit).await?;
-    let started = Instant::now();
-    let (snapshot, source) = store.load_snapshot_and_cache(&zones).await?;
-    log_snapshot(&snapshot, source, started);
+        .with_context(|| format!("failed to open the database {}", db.display()))?;
+    let mut unchecked = Some(db.as_path());
+    let loaded = load_first_snapshot(&store, &args.store.zones, &limit, &mut unchecked).await;
+    let (zones, snapshot) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return Err(crate::db_check::prefer_damage(&store, &db, error).await),
+    };
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
 
     let mut options = crate::mirror::server_options(&args.mirrors);
@@ -51,36 +56,72 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     info!(address = %server.local_addr(), "DNS listening on UDP and TCP");
     let mirrors = crate::mirror::spawn(args.mirrors, current.clone());
 
-    let listings_changed = Arc::new(tokio::sync::Notify::new());
-    if !args.no_admin {
-        crate::admin::spawn_api(
-            args.admin_listen,
-            &store,
-            &current,
-            &listings_changed,
-            &query_counters,
-            args.ingest.settings(limit),
-        )
-        .await?;
-    }
-    let reloader = tokio::spawn(watch_for_changes(
-        store,
-        args.store.zones.clone(),
-        zones,
-        current,
-        Duration::from_secs(args.poll_seconds.max(1)),
-        listings_changed,
-        limit,
-        hangup,
-    ));
-
-    shutdown_signal().await;
+    // The writers (the admin API and the reloader) start only after the check passed.
+    // This future returns the reloader's task, or the error of a damaged file or of a
+    // failed admin API start.
+    let writers = async {
+        if let Some(db) = unchecked {
+            crate::db_check::check_while_serving(&store, db).await?;
+        }
+        let listings_changed = Arc::new(tokio::sync::Notify::new());
+        if !args.no_admin {
+            crate::admin::spawn_api(
+                args.admin_listen,
+                &store,
+                &current,
+                &listings_changed,
+                &query_counters,
+                args.ingest.settings(limit),
+            )
+            .await?;
+        }
+        anyhow::Ok(tokio::spawn(watch_for_changes(
+            store.clone(),
+            args.store.zones.clone(),
+            zones,
+            current.clone(),
+            Duration::from_secs(args.poll_seconds.max(1)),
+            listings_changed,
+            limit,
+            hangup,
+        )))
+    };
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let started = tokio::select! {
+        () = &mut shutdown => Ok(None),
+        started = writers => started.map(Some),
+    };
+    let result = match started {
+        Ok(Some(reloader)) => {
+            (&mut shutdown).await;
+            reloader.abort();
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(error) => Err(error),
+    };
     info!("shutting down");
-    reloader.abort();
     mirrors.abort();
     server.shutdown().await;
     info!("stopped");
-    Ok(())
+    result
+}
+
+/// Applies zones/ to the store and loads the snapshot to serve first. A register sync
+/// checks the pages of `unchecked` first and takes it, so the caller knows whether the
+/// check is still due.
+async fn load_first_snapshot(
+    store: &Store,
+    zones_root: &std::path::Path,
+    limit: &RangeLimit,
+    unchecked: &mut Option<&std::path::Path>,
+) -> anyhow::Result<(Vec<ZoneSpec>, Snapshot)> {
+    let zones = prepare_store(store, zones_root, limit, unchecked).await?;
+    let started = Instant::now();
+    let (snapshot, source) = store.load_snapshot_and_cache(&zones).await?;
+    log_snapshot(&snapshot, source, started);
+    Ok((zones, snapshot))
 }
 
 /// A digest of the zone settings. It changes with any TTL, SOA, NS, style or zone list
@@ -117,11 +158,13 @@ pub(crate) fn files_fingerprint(texts: &ZonesTexts, limit: &RangeLimit) -> Strin
 ///
 /// When the files and range limits are those of the last successful sync (their
 /// fingerprint is stored with it), the register is neither parsed nor synced again: with
-/// a register of 90,000 providers that is most of the start time.
+/// a register of 90,000 providers that is most of the start time. Before a sync, the
+/// pages of the `unchecked` database file (if any) are checked, and it is set to `None`.
 async fn prepare_store(
     store: &Store,
     root: &std::path::Path,
     limit: &RangeLimit,
+    unchecked: &mut Option<&std::path::Path>,
 ) -> anyhow::Result<Vec<ZoneSpec>> {
     let texts = ZonesTexts::read(root)?;
     let fingerprint = files_fingerprint(&texts, limit);
@@ -143,6 +186,9 @@ async fn prepare_store(
     let dir = texts.parse()?;
     drop(texts);
     dir.check_range_widths(limit)?;
+    if let Some(db) = unchecked.take() {
+        store.check_pages(db).await?;
+    }
     let changes = store
         .sync_register_with_fingerprint(&dir.register, Some(&fingerprint))
         .await?;
@@ -252,7 +298,7 @@ async fn reload_all(
     current: &ArcSwap<Snapshot>,
     limit: &RangeLimit,
 ) -> anyhow::Result<Vec<ZoneSpec>> {
-    let zones = prepare_store(store, zones_root, limit).await?;
+    let zones = prepare_store(store, zones_root, limit, &mut None).await?;
     install_snapshot(store, &zones, current).await?;
     Ok(zones)
 }
