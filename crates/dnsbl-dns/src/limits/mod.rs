@@ -153,6 +153,14 @@ impl ClientLimits {
         Self::new(RateLimitOptions::default(), Arc::default())
     }
 
+    /// Returns whether [`decide`](Self::decide) can return anything but
+    /// [`Verdict::Answer`] in a zone with access list `acl` (`None` outside every zone).
+    /// It is `false` when the rate limit is off and the list is empty, so the caller can
+    /// skip describing the response.
+    pub fn may_limit(&self, acl: Option<&ClientAcl>) -> bool {
+        self.table.is_some() || acl.is_some_and(|acl| !acl.rules.is_empty())
+    }
+
     /// Decides what happens to the response `kind` to `client`. `zone` is the index of the
     /// query's zone in the current snapshot with its access list, `None` for names outside
     /// every zone. The zone's access list is applied first, on any transport.

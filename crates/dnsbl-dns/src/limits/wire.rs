@@ -31,6 +31,10 @@ pub(crate) fn apply(
     qtype: u16,
     response: &mut Vec<u8>,
 ) -> bool {
+    let zone = zone.and_then(|index| Some((index, &snapshot.zones.get(index)?.spec.acl)));
+    if !limits.may_limit(zone.map(|(_, acl)| acl)) {
+        return true;
+    }
     let Some(question_end) = question_end(response) else {
         return true;
     };
@@ -38,7 +42,6 @@ pub(crate) fn apply(
     let rcode = u16::from(response[3] & 0x0f);
     let answers = u16::from_be_bytes([response[6], response[7]]);
     let kind = ResponseKind::classify(rcode, answers, name, qtype);
-    let zone = zone.and_then(|index| Some((index, &snapshot.zones.get(index)?.spec.acl)));
     match limits.decide(client, zone, kind, Transport::Udp, Instant::now()) {
         Verdict::Answer => true,
         Verdict::Drop => false,

@@ -90,20 +90,28 @@ pub struct WireAnswerer {
     /// TXT RDATA per listing, rendered on first use; `None` when the text contains the
     /// query.
     txt: Vec<OnceLock<Option<Box<[u8]>>>>,
+    /// The category code of each listing, read without touching the listing itself.
+    codes: Box<[Ipv4Addr]>,
 }
 
 impl WireAnswerer {
     /// Prepares the wire forms of `snapshot`. The cost is one small allocation per zone
-    /// and one empty slot per listing, so a new snapshot is ready at once.
+    /// and one empty slot and one code per listing, so a new snapshot is ready at once.
     pub fn new(snapshot: Arc<Snapshot>) -> Self {
         let zones = snapshot.zones.iter().map(zone_wire).collect();
         let txt = (0..snapshot.listings.len())
             .map(|_| OnceLock::new())
             .collect();
+        let codes = snapshot
+            .listings
+            .iter()
+            .map(|listing| snapshot.categories[listing.category].code)
+            .collect();
         WireAnswerer {
             snapshot,
             zones,
             txt,
+            codes,
         }
     }
 
@@ -208,15 +216,14 @@ impl WireAnswerer {
         listings: &[ListingId],
         ttl: u32,
     ) -> u16 {
-        let snapshot = &self.snapshot;
         scratch.codes.clear();
-        scratch.codes.extend(
-            listings
-                .iter()
-                .map(|&id| snapshot.categories[snapshot.listings[id as usize].category].code),
-        );
-        scratch.codes.sort_unstable();
-        scratch.codes.dedup();
+        scratch
+            .codes
+            .extend(listings.iter().map(|&id| self.codes[id as usize]));
+        if scratch.codes.len() > 1 {
+            scratch.codes.sort_unstable();
+            scratch.codes.dedup();
+        }
         for code in &scratch.codes {
             record_head(out, &QUESTION_POINTER, TYPE_A, ttl);
             out.extend_from_slice(&4u16.to_be_bytes());
