@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::answer::{ZoneNameError, ZoneRecords};
+use crate::listings::{ListingTable, ListingTableError};
 use crate::model::{AnswerStyle, Category, CodeError, Listing, ListingSource, ZoneKind, ZoneSpec};
 use crate::net::AddrRange;
 
@@ -270,7 +271,7 @@ pub struct Snapshot {
     /// Increases with every change of the data; used as the SOA serial.
     pub serial: u32,
     pub categories: Vec<Category>,
-    pub listings: Vec<Listing>,
+    pub listings: ListingTable,
     /// Zones sorted by apex label count, longest first, so the first match is the longest.
     pub zones: Vec<Zone>,
 }
@@ -314,6 +315,8 @@ pub enum SnapshotError {
     #[error("listing refers to category index {0}, but only {1} categories are defined")]
     CategoryIndex(usize, usize),
     #[error(transparent)]
+    Listings(#[from] ListingTableError),
+    #[error(transparent)]
     ZoneName(#[from] ZoneNameError),
     #[error(
         "combined zone {zone:?} includes {included:?}, which is not a zone of the same kind with listings of its own"
@@ -330,7 +333,9 @@ pub struct SnapshotBuilder {
     serial: u32,
     zones: Vec<ZoneSpec>,
     categories: Vec<Category>,
-    listings: Vec<Listing>,
+    listings: ListingTable,
+    /// The first listing that [`ListingTable::push`] rejected, reported by `build`.
+    listing_error: Option<ListingTableError>,
     v4: Vec<(u32, u32, ListingId)>,
     v6: Vec<(u128, u128, ListingId)>,
     domains: Vec<(String, ListingId)>,
@@ -378,7 +383,8 @@ impl SnapshotBuilder {
             serial,
             zones,
             categories,
-            listings: Vec::new(),
+            listings: ListingTable::default(),
+            listing_error: None,
             v4: Vec::new(),
             v6: Vec::new(),
             domains: Vec::new(),
@@ -405,14 +411,20 @@ impl SnapshotBuilder {
     /// Reserves room for `additional` more listings, so that a loader that has read the count
     /// allocates the list once.
     pub fn reserve_listings(&mut self, additional: usize) {
-        self.listings.reserve_exact(additional);
+        self.listings.reserve_exact(additional, 0);
     }
 
     /// Registers a listing and returns its id for [`add_range`](Self::add_range) and
     /// [`add_domain`](Self::add_domain).
     pub fn add_listing(&mut self, listing: Listing) -> ListingId {
-        self.listings.push(listing);
-        (self.listings.len() - 1) as ListingId
+        match self.listings.push(&listing) {
+            Ok(id) => id,
+            Err(error) => {
+                // `build` fails with the error, so the id is never looked up.
+                self.listing_error.get_or_insert(error);
+                self.listings.len() as ListingId
+            }
+        }
     }
 
     /// Adds a listed range. The part of an IPv6 range inside ::ffff:0:0/96 is stored as
@@ -455,8 +467,11 @@ impl SnapshotBuilder {
         for category in &self.categories {
             category.validate()?;
         }
+        if let Some(error) = self.listing_error {
+            return Err(error.into());
+        }
         let category_names: Vec<&str> = self.categories.iter().map(|c| c.name.as_str()).collect();
-        for listing in &self.listings {
+        for listing in self.listings.iter() {
             if listing.category >= self.categories.len() {
                 return Err(SnapshotError::CategoryIndex(
                     listing.category,
@@ -483,8 +498,7 @@ impl SnapshotBuilder {
                 if !spec.includes.is_empty() {
                     return false;
                 }
-                let listing = &self.listings[id as usize];
-                let category = &self.categories[listing.category];
+                let category = &self.categories[self.listings.category(id)];
                 category.name == TEST_CATEGORY || spec.serves_category(&category.name)
             };
             let applies = |zone: &Option<String>| zone.as_ref().is_none_or(|z| *z == spec.name);

@@ -213,7 +213,7 @@ impl WireAnswerer {
         scratch.codes.extend(
             listings
                 .iter()
-                .map(|&id| snapshot.categories[snapshot.listings[id as usize].category].code),
+                .map(|&id| snapshot.categories[snapshot.listings.category(id)].code),
         );
         scratch.codes.sort_unstable();
         scratch.codes.dedup();
@@ -244,7 +244,7 @@ impl WireAnswerer {
             match self.txt[id as usize].get_or_init(|| self.static_txt(id)) {
                 Some(rdata) => out.extend_from_slice(rdata),
                 None => {
-                    let listing = &self.snapshot.listings[id as usize];
+                    let listing = self.snapshot.listings.listing(id);
                     let category = &self.snapshot.categories[listing.category];
                     let query = query.to_string();
                     let text = render_txt(&category.txt, &query, listing, category, "");
@@ -269,7 +269,7 @@ impl WireAnswerer {
 
     /// The TXT RDATA of listing `id` when its template does not use the query.
     fn static_txt(&self, id: ListingId) -> Option<Box<[u8]>> {
-        let listing = &self.snapshot.listings[id as usize];
+        let listing = self.snapshot.listings.listing(id);
         let category = &self.snapshot.categories[listing.category];
         let [first, second] =
             PROBE_QUERIES.map(|query| render_txt(&category.txt, query, listing, category, ""));
