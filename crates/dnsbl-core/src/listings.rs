@@ -1,7 +1,7 @@
 //! The listings of a snapshot in packed form.
 //!
-//! A snapshot of the full IP-to-ASN dataset has one listing per ASN (91,000). As a
-//! `Vec<Listing>` each took 128 bytes plus one to three heap strings; here the strings of
+//! A snapshot of the full IP-to-ASN dataset has one listing per ASN (91,000). In a
+//! `Vec<Listing>` each takes 128 bytes plus one to three heap strings. Here the strings of
 //! all listings share one buffer and each listing keeps 24 bytes of offsets and codes, so
 //! the listings take about a third of the memory.
 
@@ -145,6 +145,7 @@ impl ListingTable {
         let provider_end = self.text.len() + listing.provider.len();
         let operator_end = provider_end + operator.map_or(0, str::len);
         let listed_since_end = operator_end + listed_since.map_or(0, str::len);
+
         let offset = |end: usize| u32::try_from(end).map_err(|_| ListingTableError::TextSize);
         let mut entry = Entry {
             provider_end: offset(provider_end)?,
@@ -154,6 +155,7 @@ impl ListingTable {
             source: 0,
             flags: 0,
         };
+
         match &listing.source {
             ListingSource::Asn(asn) => entry.source = *asn,
             other => {
@@ -163,6 +165,7 @@ impl ListingTable {
                 self.other_sources.push(other.clone());
             }
         }
+
         self.text.push_str(&listing.provider);
         if let Some(operator) = operator {
             entry.flags |= HAS_OPERATOR;
@@ -183,7 +186,7 @@ impl ListingTable {
         self.other_sources.shrink_to_fit();
     }
 
-    /// The category index of listing `id`: the only field the A records need.
+    /// Returns the category index of listing `id`, the only field the A records need.
     ///
     /// # Panics
     /// If `id` is not a listing of this table.
@@ -191,7 +194,7 @@ impl ListingTable {
         self.entries[id as usize].category as usize
     }
 
-    /// The listing `id`, or `None` when there is no such listing.
+    /// Returns listing `id`, or `None` when there is no such listing.
     pub fn get(&self, id: ListingId) -> Option<ListingRef<'_>> {
         let index = id as usize;
         let entry = self.entries.get(index)?;
@@ -217,13 +220,13 @@ impl ListingTable {
         })
     }
 
-    /// The listing `id`.
+    /// Returns listing `id`.
     ///
     /// # Panics
     /// If `id` is not a listing of this table.
     pub fn listing(&self, id: ListingId) -> ListingRef<'_> {
         self.get(id)
-            .unwrap_or_else(|| panic!("listing {id} of {}", self.len()))
+            .unwrap_or_else(|| panic!("no listing {id} in a table of {} listings", self.len()))
     }
 
     /// Iterates over the listings in id order.
