@@ -7,6 +7,7 @@ mod cli;
 mod export;
 mod ingest;
 mod limits;
+mod malloc_env;
 mod mirror;
 mod progress;
 mod serve;
@@ -22,6 +23,11 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_format);
+    if matches!(cli.command, Command::Serve(_)) {
+        if let Err(error) = malloc_env::reexec_with_settings() {
+            tracing::warn!(error = %describe(&error), "running with glibc's malloc defaults");
+        }
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
