@@ -7,6 +7,7 @@
 //! millions of addresses of one provider share one small slice.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use crate::answer::{ZoneNameError, ZoneRecords};
 use crate::listings::{ListingTable, ListingTableError};
@@ -70,8 +71,13 @@ pub struct RangeTable<T> {
     buckets: Vec<u32>,
     starts: Vec<T>,
     ends: Vec<T>,
+    /// For each segment, the index of its listing set.
     groups: Vec<u32>,
-    group_pool: Vec<Box<[ListingId]>>,
+    /// The listing sets back to back: set `g` is `group_ids[group_starts[g]..group_starts[g
+    /// + 1]]`. One flat array instead of a heap slice per set saves 40 bytes per set, and
+    /// the full dataset has one set per ASN.
+    group_ids: Vec<ListingId>,
+    group_starts: Vec<u32>,
 }
 
 impl<T: AddrKey> RangeTable<T> {
@@ -101,7 +107,8 @@ impl<T: AddrKey> RangeTable<T> {
             starts: Vec::new(),
             ends: Vec::new(),
             groups: Vec::new(),
-            group_pool: Vec::new(),
+            group_ids: Vec::new(),
+            group_starts: Vec::new(),
         };
         let mut interned: HashMap<Box<[ListingId]>, u32> = HashMap::new();
         let mut active: BTreeMap<ListingId, u32> = BTreeMap::new();
@@ -151,12 +158,20 @@ impl<T: AddrKey> RangeTable<T> {
                 table.groups.push(group);
             }
         }
-        // Each set is allocated once: the map's keys become the pool, in group order.
+        // The map's keys become the flat pool, in group order.
         let mut pool: Vec<Option<Box<[ListingId]>>> = vec![None; interned.len()];
         for (set, group) in interned {
             pool[group as usize] = Some(set);
         }
-        table.group_pool = pool.into_iter().flatten().collect();
+        let id_count = pool.iter().flatten().map(|set| set.len()).sum();
+        table.group_ids = Vec::with_capacity(id_count);
+        table.group_starts = Vec::with_capacity(pool.len() + 1);
+        table.group_starts.push(0);
+        for set in pool.into_iter().flatten() {
+            table.group_ids.extend_from_slice(&set);
+            let end = u32::try_from(table.group_ids.len()).expect("fewer than 2^32 listing ids");
+            table.group_starts.push(end);
+        }
         table.starts.shrink_to_fit();
         table.buckets = bucket_index(&table.starts);
         table.ends.shrink_to_fit();
@@ -187,7 +202,15 @@ impl<T: AddrKey> RangeTable<T> {
         if self.ends[index] < addr {
             return None;
         }
-        Some(&self.group_pool[self.groups[index] as usize])
+        Some(self.group(self.groups[index]))
+    }
+
+    /// The listing set with index `group`.
+    fn group(&self, group: u32) -> &[ListingId] {
+        let group = group as usize;
+        let start = self.group_starts[group] as usize;
+        let end = self.group_starts[group + 1] as usize;
+        &self.group_ids[start..end]
     }
 
     /// Whether any listed address lies in `low..=high`.
@@ -203,13 +226,8 @@ impl<T: AddrKey> RangeTable<T> {
 
     /// Iterates over the segments as `(start, end, listings)`.
     pub fn segments(&self) -> impl Iterator<Item = (T, T, &[ListingId])> + '_ {
-        (0..self.starts.len()).map(move |i| {
-            (
-                self.starts[i],
-                self.ends[i],
-                &*self.group_pool[self.groups[i] as usize],
-            )
-        })
+        (0..self.starts.len())
+            .map(move |i| (self.starts[i], self.ends[i], self.group(self.groups[i])))
     }
 }
 
@@ -274,7 +292,13 @@ pub struct Snapshot {
     pub listings: ListingTable,
     /// Zones sorted by apex label count, longest first, so the first match is the longest.
     pub zones: Vec<Zone>,
+    /// The TXT cache of [`crate::answer::WireAnswerer`], made by the first answerer
+    /// of this snapshot, so that the answerers of all UDP threads share one.
+    pub(crate) wire_txt: WireTxtCache,
 }
+
+/// TXT RDATA per listing, rendered on first use: see [`crate::answer::WireAnswerer`].
+pub(crate) type WireTxtCache = OnceLock<Arc<[OnceLock<Option<Box<[u8]>>>]>>;
 
 impl Snapshot {
     /// The zone that contains `labels` (lower case, leftmost first), longest apex first.
@@ -598,6 +622,7 @@ impl SnapshotBuilder {
             categories: self.categories,
             listings,
             zones,
+            wire_txt: OnceLock::new(),
         })
     }
 }

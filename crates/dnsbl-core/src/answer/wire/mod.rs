@@ -88,18 +88,24 @@ pub struct WireAnswerer {
     snapshot: Arc<Snapshot>,
     zones: Vec<ZoneWire>,
     /// TXT RDATA per listing, rendered on first use; `None` when the text contains the
-    /// query.
-    txt: Vec<OnceLock<Option<Box<[u8]>>>>,
+    /// query. Shared through the snapshot by every answerer of it.
+    txt: Arc<[OnceLock<Option<Box<[u8]>>>]>,
 }
 
 impl WireAnswerer {
-    /// Prepares the wire forms of `snapshot`. The cost is one small allocation per zone
-    /// and one empty slot per listing, so a new snapshot is ready at once.
+    /// Prepares the wire forms of `snapshot`. The cost is one small allocation per zone,
+    /// and for the first answerer of a snapshot one empty slot per listing, so a new
+    /// snapshot is ready at once.
     pub fn new(snapshot: Arc<Snapshot>) -> Self {
         let zones = snapshot.zones.iter().map(zone_wire).collect();
-        let txt = (0..snapshot.listings.len())
-            .map(|_| OnceLock::new())
-            .collect();
+        let txt = snapshot
+            .wire_txt
+            .get_or_init(|| {
+                (0..snapshot.listings.len())
+                    .map(|_| OnceLock::new())
+                    .collect()
+            })
+            .clone();
         WireAnswerer {
             snapshot,
             zones,
