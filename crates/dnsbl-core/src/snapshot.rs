@@ -73,9 +73,10 @@ pub struct RangeTable<T> {
     ends: Vec<T>,
     /// For each segment, the index of its listing set.
     groups: Vec<u32>,
-    /// The listing sets back to back: set `g` is `group_ids[group_starts[g]..group_starts[g
-    /// + 1]]`. One flat array instead of a heap slice per set saves 40 bytes per set, and
-    /// the full dataset has one set per ASN.
+    /// The listing sets back to back: set `g` is
+    /// `group_ids[group_starts[g]..group_starts[g + 1]]`. One flat array instead of a heap
+    /// slice per set saves 40 bytes for a set of one listing, and the full dataset has
+    /// one set per ASN.
     group_ids: Vec<ListingId>,
     group_starts: Vec<u32>,
 }
@@ -298,7 +299,10 @@ pub struct Snapshot {
 }
 
 /// TXT RDATA per listing, rendered on first use: see [`crate::answer::WireAnswerer`].
-pub(crate) type WireTxtCache = OnceLock<Arc<[OnceLock<Option<Box<[u8]>>>]>>;
+pub(crate) type TxtSlots = Arc<[OnceLock<Option<Box<[u8]>>>]>;
+
+/// The [`TxtSlots`] of a snapshot, made by its first wire answerer.
+pub(crate) type WireTxtCache = OnceLock<TxtSlots>;
 
 impl Snapshot {
     /// The zone that contains `labels` (lower case, leftmost first), longest apex first.

@@ -23,10 +23,10 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_format);
-    if matches!(cli.command, Command::Serve(_)) {
-        if let Err(error) = malloc_env::reexec_with_settings() {
-            tracing::warn!(error = %describe(&error), "running with glibc's malloc defaults");
-        }
+    if matches!(cli.command, Command::Serve(_))
+        && let Err(error) = malloc_env::reexec_with_settings()
+    {
+        tracing::warn!(error = %describe(&error), "running with glibc's malloc defaults");
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

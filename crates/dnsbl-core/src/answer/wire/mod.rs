@@ -19,6 +19,7 @@ use hickory_proto::rr::{Name, RData};
 
 use super::{Lookup, QueryText, lookup_in, render_txt};
 use crate::model::AnswerStyle;
+use crate::snapshot::TxtSlots;
 use crate::snapshot::{ListingId, Snapshot, Zone};
 use request::{HEADER_LEN, Query};
 
@@ -89,7 +90,7 @@ pub struct WireAnswerer {
     zones: Vec<ZoneWire>,
     /// TXT RDATA per listing, rendered on first use; `None` when the text contains the
     /// query. Shared through the snapshot by every answerer of it.
-    txt: Arc<[OnceLock<Option<Box<[u8]>>>]>,
+    txt: TxtSlots,
 }
 
 impl WireAnswerer {
