@@ -206,7 +206,7 @@ impl<T: AddrKey> RangeTable<T> {
         Some(self.group(self.groups[index]))
     }
 
-    /// The listing set with index `group`.
+    /// Returns the listing set with index `group`.
     fn group(&self, group: u32) -> &[ListingId] {
         let group = group as usize;
         let start = self.group_starts[group] as usize;

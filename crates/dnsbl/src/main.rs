@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     if matches!(cli.command, Command::Serve(_))
         && let Err(error) = malloc_env::reexec_with_settings()
     {
-        tracing::warn!(error = %describe(&error), "running with glibc's malloc defaults");
+        tracing::warn!(error = %describe(&error), "failed to apply the glibc malloc settings, running with glibc's defaults");
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
