@@ -9,6 +9,10 @@
 //! (docs/benchmarks.md). Fixed thresholds and one arena avoid it. glibc reads these
 //! variables only when the process starts, and `mallopt` needs `unsafe`, so `serve` sets
 //! them and executes itself again, once, when none of them is set.
+//!
+//! NOTE: a tool that runs the binary and does not follow `execve` (valgrind without
+//! `--trace-children=yes`) loses the process at that point, so set one of the variables
+//! when running `serve` under such a tool, as `bench/bench.py` does.
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
