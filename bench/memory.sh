@@ -19,7 +19,10 @@ port=${2:-5380}
 shift $(($# < 2 ? $# : 2))
 data=${DNSBL_BENCH_CACHE:-$HOME/.cache/dnsbl-bench}/data-1000000
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+pid=""
+# The server is stopped however the script ends, also when a reader of its output quits.
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'exit 1' PIPE INT TERM
 cp "$data/run/ingested.sqlite" "$work/dnsbl.sqlite"
 
 rss_kib() {
@@ -52,3 +55,4 @@ for reload in 1 2 3; do
 done
 kill "$pid"
 wait "$pid" || true
+pid=""
