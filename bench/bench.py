@@ -175,9 +175,9 @@ listed and half not, about 10% IPv6 and 10% TXT, sent by dnsperf with
 query with no lookup: the floor of server CPU and the ceiling of the load generator.
 `dnsbl-base` (when present) is dnsbl built from an older commit, answering UDP through
 hickory-server. dnsbl runs with the glibc malloc settings of `deploy/dnsbl.service`
-(`MALLOC_ARENA_MAX=1`, `MALLOC_TRIM_THRESHOLD_=131072`, `MALLOC_MMAP_THRESHOLD_=131072`);
-without them it keeps 74 to 95 MiB resident after the load (see "Load, start, memory
-and write to DNS" below).
+(`MALLOC_ARENA_MAX=1`, `MALLOC_TRIM_THRESHOLD_=131072`, `MALLOC_MMAP_THRESHOLD_=131072`),
+which `dnsbl serve` also sets itself when none of them is set (see "Resident memory"
+below).
 
 The figures that compare servers are ratios within one run: this machine is shared and
 noisy, so absolute figures from different runs differ by 10-30%.

@@ -109,13 +109,28 @@ fn ingest_from_url() {
     assert_eq!(write.json()["error"]["code"], "ingest_running");
     let unrouted = request(admin, "PATCH", "/v1/operators", Some(&token), Some("{}"));
     assert_eq!(unrouted.status, 405, "body: {}", unrouted.body);
-    let read = request(
+    // The run task may not have started yet on a busy machine, so a `queued` stage is
+    // read again for up to 1 s, well within the 1.5 s that the download is delayed.
+    let mut read = request(
         admin,
         "GET",
         &format!("/v1/ingest-runs/{id}"),
         Some(&token),
         None,
     );
+    for _ in 0..50 {
+        if read.json()["stage"] != "queued" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        read = request(
+            admin,
+            "GET",
+            &format!("/v1/ingest-runs/{id}"),
+            Some(&token),
+            None,
+        );
+    }
     assert_eq!(read.status, 200, "body: {}", read.body);
     assert_eq!(read.json()["status"], "running", "body: {}", read.body);
     assert_eq!(read.json()["stage"], "downloading", "body: {}", read.body);

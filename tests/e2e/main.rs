@@ -22,6 +22,7 @@ mod limits;
 mod logs;
 mod lookup;
 mod mail;
+mod malloc_env;
 mod metrics;
 mod mirrors;
 mod openapi;

@@ -40,7 +40,17 @@ impl Server {
 
     /// Starts `dnsbl serve` with extra arguments.
     pub fn start_with(zones: &Path, db: &Path, extra: &[&std::ffi::OsStr]) -> Server {
-        let mut child = binary()
+        Server::start_command(binary(), zones, db, extra)
+    }
+
+    /// Starts `dnsbl serve` through `command`, which may carry environment settings.
+    pub fn start_command(
+        mut command: Command,
+        zones: &Path,
+        db: &Path,
+        extra: &[&std::ffi::OsStr],
+    ) -> Server {
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--poll-seconds", "1"])
             .args(["--admin-listen", "127.0.0.1:0"])
             .arg("--zones")

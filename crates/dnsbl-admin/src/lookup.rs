@@ -84,7 +84,7 @@ pub fn lookup(snapshot: &Snapshot, query: &str) -> Result<Vec<LookupMatch>, Look
     Ok(ids
         .into_iter()
         .filter_map(|(zone, id)| {
-            let listing = snapshot.listings.get(id as usize)?;
+            let listing = snapshot.listings.get(id)?.to_listing();
             let category = snapshot.categories.get(listing.category)?;
             let source_kind = match &listing.source {
                 ListingSource::Asn(_) => "asn",

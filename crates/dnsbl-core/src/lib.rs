@@ -9,6 +9,7 @@ pub mod answer;
 pub mod counters;
 #[doc(hidden)]
 pub mod fuzz_entry;
+pub mod listings;
 pub mod model;
 pub mod net;
 pub mod snapshot;
@@ -17,6 +18,7 @@ pub mod width;
 pub use acl::{AclAction, AclRule, ClientAcl};
 pub use answer::{Answer, answer};
 pub use counters::QueryCounters;
+pub use listings::{ListingRef, ListingTable, SourceRef};
 pub use model::{AnswerStyle, Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
 pub use net::{AddrRange, NetblockError};
 pub use snapshot::{ListingId, Snapshot, SnapshotBuilder, SnapshotError};

@@ -8,8 +8,10 @@
 //! share one small slice.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 use crate::answer::{ZoneNameError, ZoneRecords};
+use crate::listings::{ListingTable, ListingTableError};
 use crate::model::{AnswerStyle, Category, CodeError, Listing, ListingSource, ZoneKind, ZoneSpec};
 use crate::net::AddrRange;
 
@@ -405,10 +407,19 @@ pub struct Snapshot {
     /// Increases with every change of the data; used as the SOA serial.
     pub serial: u32,
     pub categories: Vec<Category>,
-    pub listings: Vec<Listing>,
+    pub listings: ListingTable,
     /// Zones sorted by apex label count, longest first, so the first match is the longest.
     pub zones: Vec<Zone>,
+    /// The TXT cache of [`crate::answer::WireAnswerer`], made by the first answerer
+    /// of this snapshot, so that the answerers of all UDP threads share one.
+    pub(crate) wire_txt: WireTxtCache,
 }
+
+/// TXT RDATA per listing, rendered on first use: see [`crate::answer::WireAnswerer`].
+pub(crate) type TxtSlots = Arc<[OnceLock<Option<Box<[u8]>>>]>;
+
+/// The [`TxtSlots`] of a snapshot, made by its first wire answerer.
+pub(crate) type WireTxtCache = OnceLock<TxtSlots>;
 
 impl Snapshot {
     /// The zone that contains `labels` (lower case, leftmost first), longest apex first.
@@ -449,6 +460,8 @@ pub enum SnapshotError {
     #[error("listing refers to category index {0}, but only {1} categories are defined")]
     CategoryIndex(usize, usize),
     #[error(transparent)]
+    Listings(#[from] ListingTableError),
+    #[error(transparent)]
     ZoneName(#[from] ZoneNameError),
     #[error(
         "combined zone {zone:?} includes {included:?}, which is not a zone of the same kind with listings of its own"
@@ -465,7 +478,9 @@ pub struct SnapshotBuilder {
     serial: u32,
     zones: Vec<ZoneSpec>,
     categories: Vec<Category>,
-    listings: Vec<Listing>,
+    listings: ListingTable,
+    /// The first listing that [`ListingTable::push`] rejected, reported by `build`.
+    listing_error: Option<ListingTableError>,
     v4: Vec<(u32, u32, ListingId)>,
     v6: Vec<(u128, u128, ListingId)>,
     domains: Vec<(String, ListingId)>,
@@ -513,7 +528,8 @@ impl SnapshotBuilder {
             serial,
             zones,
             categories,
-            listings: Vec::new(),
+            listings: ListingTable::default(),
+            listing_error: None,
             v4: Vec::new(),
             v6: Vec::new(),
             domains: Vec::new(),
@@ -540,14 +556,20 @@ impl SnapshotBuilder {
     /// Reserves room for `additional` more listings, so that a loader that has read the count
     /// allocates the list once.
     pub fn reserve_listings(&mut self, additional: usize) {
-        self.listings.reserve_exact(additional);
+        self.listings.reserve_exact(additional, 0);
     }
 
     /// Registers a listing and returns its id for [`add_range`](Self::add_range) and
     /// [`add_domain`](Self::add_domain).
     pub fn add_listing(&mut self, listing: Listing) -> ListingId {
-        self.listings.push(listing);
-        (self.listings.len() - 1) as ListingId
+        match self.listings.push(&listing) {
+            Ok(id) => id,
+            Err(error) => {
+                // `build` fails with the error, so the id is never looked up.
+                self.listing_error.get_or_insert(error);
+                self.listings.len() as ListingId
+            }
+        }
     }
 
     /// Adds a listed range. The part of an IPv6 range inside ::ffff:0:0/96 is stored as
@@ -590,8 +612,11 @@ impl SnapshotBuilder {
         for category in &self.categories {
             category.validate()?;
         }
+        if let Some(error) = self.listing_error {
+            return Err(error.into());
+        }
         let category_names: Vec<&str> = self.categories.iter().map(|c| c.name.as_str()).collect();
-        for listing in &self.listings {
+        for listing in self.listings.iter() {
             if listing.category >= self.categories.len() {
                 return Err(SnapshotError::CategoryIndex(
                     listing.category,
@@ -624,10 +649,8 @@ impl SnapshotBuilder {
                         && (category.name == TEST_CATEGORY || spec.serves_category(&category.name))
                 })
                 .collect();
-            let served: Vec<bool> = self
-                .listings
-                .iter()
-                .map(|listing| served_categories[listing.category])
+            let served: Vec<bool> = (0..self.listings.len())
+                .map(|id| served_categories[self.listings.category(id as ListingId)])
                 .collect();
             let serves = |id: ListingId| served[id as usize];
             let applies = |zone: &Option<String>| zone.as_ref().is_none_or(|z| *z == spec.name);
@@ -727,6 +750,7 @@ impl SnapshotBuilder {
             categories: self.categories,
             listings,
             zones,
+            wire_txt: OnceLock::new(),
         })
     }
 }

@@ -120,7 +120,14 @@ fn serve(
     };
     let mut batch = Batch::new();
     while !stop.load(Ordering::Relaxed) {
-        match batch.receive(socket) {
+        let received = batch.receive(socket);
+        // Also checked when the receive timed out, so that an idle thread lets go of a
+        // replaced snapshot within one poll interval instead of keeping it in memory.
+        let current = snapshot.load();
+        if !Arc::ptr_eq(&current, responder.answerer.snapshot()) {
+            responder.answerer = WireAnswerer::new(arc_swap::Guard::into_inner(current));
+        }
+        match received {
             Ok(_) => {}
             Err(error)
                 if matches!(
@@ -136,10 +143,6 @@ fn serve(
                 debug!(%error, "UDP receive failed");
                 continue;
             }
-        }
-        let current = snapshot.load();
-        if !Arc::ptr_eq(&current, responder.answerer.snapshot()) {
-            responder.answerer = WireAnswerer::new(arc_swap::Guard::into_inner(current));
         }
         batch
             .respond_each(|request, client, response| responder.respond(request, client, response));

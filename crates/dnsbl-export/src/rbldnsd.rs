@@ -158,8 +158,7 @@ fn push_values(
     };
     let mut written: Vec<(Ipv4Addr, String)> = Vec::with_capacity(ids.len());
     for &id in ids {
-        let listing = &snapshot.listings[id as usize];
-        let category = &snapshot.categories[listing.category];
+        let category = &snapshot.categories[snapshot.listings.category(id)];
         let rendered = answer_texts(snapshot, &zone.spec, &[id], QUERY_MARK);
         let template = rendered
             .first()

@@ -41,8 +41,8 @@ fn listed_by(snapshot: &Snapshot, zone: &str, addr: &str) -> Vec<(String, Listin
         .unwrap_or_default()
         .iter()
         .map(|&id| {
-            let listing = &snapshot.listings[id as usize];
-            (listing.provider.clone(), listing.source.clone())
+            let listing = snapshot.listings.listing(id);
+            (listing.provider.to_string(), listing.source.to_source())
         })
         .collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -122,6 +122,7 @@ async fn bundled_slice_lists_softlayer() {
     let listing = snapshot
         .listings
         .iter()
+        .map(|l| l.to_listing())
         .find(|l| l.provider == softlayer.0 && l.source == softlayer.1)
         .unwrap();
     assert_eq!(listing.operator.as_deref(), Some("Hostopia.com Inc."));

@@ -106,7 +106,7 @@ async fn register_edit_drops_cache() {
     let operators: Vec<_> = snapshot
         .listings
         .iter()
-        .filter_map(|listing| listing.operator.as_deref())
+        .filter_map(|listing| listing.operator)
         .collect();
     assert_eq!(operators, ["Renamed", "Renamed", "Renamed"]);
 }

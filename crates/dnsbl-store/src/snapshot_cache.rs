@@ -408,13 +408,13 @@ mod tests {
         assert_eq!(snapshot.serial, 7);
         assert_eq!(snapshot.categories[0].code, Ipv4Addr::new(127, 0, 0, 3));
         // Listing 0 is the RFC 5782 test entry of every snapshot.
-        let asn = &snapshot.listings[1];
+        let asn = snapshot.listings.listing(1).to_listing();
         assert_eq!(asn.provider, "P");
         assert_eq!(asn.operator.as_deref(), Some("Op"));
         assert_eq!(asn.listed_since.as_deref(), Some("2026-01-01"));
         assert_eq!(asn.source, ListingSource::Asn(64500));
         assert_eq!(
-            snapshot.listings[2].source,
+            snapshot.listings.listing(2).source.to_source(),
             ListingSource::Netblock(range("2001:db8::/32"))
         );
         let bl = snapshot

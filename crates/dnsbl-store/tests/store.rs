@@ -367,7 +367,7 @@ async fn snapshot_lists_domains_and_allows() {
         .unwrap();
     let ids = dbl.domains.get("listed.example").expect("domain listed");
     assert_eq!(ids.len(), 1);
-    let listing = &snapshot.listings[ids[0] as usize];
+    let listing = snapshot.listings.listing(ids[0]).to_listing();
     assert_eq!(listing.provider, "P");
     assert_eq!(listing.operator.as_deref(), Some("Op"));
     assert_eq!(listing.listed_since.as_deref(), Some("2026-01-01"));

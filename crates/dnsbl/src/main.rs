@@ -8,6 +8,7 @@ mod db_check;
 mod export;
 mod ingest;
 mod limits;
+mod malloc_env;
 mod mirror;
 mod progress;
 mod serve;
@@ -23,6 +24,11 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.log_format);
+    if matches!(cli.command, Command::Serve(_))
+        && let Err(error) = malloc_env::reexec_with_settings()
+    {
+        tracing::warn!(error = %describe(&error), "failed to apply the glibc malloc settings, running with glibc's defaults");
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

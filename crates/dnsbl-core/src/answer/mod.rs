@@ -274,7 +274,7 @@ pub fn answer_codes(
 ) -> Vec<std::net::Ipv4Addr> {
     let mut codes: Vec<_> = listings
         .iter()
-        .map(|&id| snapshot.categories[snapshot.listings[id as usize].category].code)
+        .map(|&id| snapshot.categories[snapshot.listings.category(id)].code)
         .collect();
     if spec.style == AnswerStyle::Multi {
         // The snapshot checked that every code here is 127.0.0.x with x a single bit.
@@ -296,7 +296,7 @@ pub fn answer_texts(
 ) -> Vec<String> {
     let mut texts: Vec<String> = Vec::with_capacity(listings.len());
     for &id in listings {
-        let listing = &snapshot.listings[id as usize];
+        let listing = snapshot.listings.listing(id);
         let category = &snapshot.categories[listing.category];
         let lookup_url = match &spec.lookup_url {
             Some(template) => render_txt(template, query, listing, category, ""),

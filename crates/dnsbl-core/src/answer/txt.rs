@@ -3,7 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::model::{Category, Listing, ListingSource};
+use crate::listings::{ListingRef, SourceRef};
+use crate::model::{Category, ListingSource};
 
 /// Renders a category's TXT template for one listing.
 ///
@@ -25,7 +26,7 @@ use crate::model::{Category, Listing, ListingSource};
 pub fn render_txt(
     template: &str,
     query: &str,
-    listing: &Listing,
+    listing: ListingRef<'_>,
     category: &Category,
     lookup_url: &str,
 ) -> String {
@@ -108,25 +109,25 @@ fn substitute(
     output: &mut String,
     name: &str,
     query: &str,
-    listing: &Listing,
+    listing: ListingRef<'_>,
     category: &Category,
     lookup_url: &str,
 ) -> bool {
     match name {
         "query" => output.push_str(query),
-        "provider" => output.push_str(&listing.provider),
-        "operator" => output.push_str(listing.operator.as_deref().unwrap_or("")),
+        "provider" => output.push_str(listing.provider),
+        "operator" => output.push_str(listing.operator.unwrap_or("")),
         "source" => {
             // Writing to a String cannot fail.
             let _ = write!(output, "{}", listing.source);
         }
         "asn" => {
-            if let ListingSource::Asn(asn) = listing.source {
+            if let SourceRef::Asn(asn) = listing.source {
                 let _ = write!(output, "AS{asn}");
             }
         }
         "netblock" => {
-            if let ListingSource::Netblock(range) = &listing.source {
+            if let SourceRef::Other(ListingSource::Netblock(range)) = listing.source {
                 let _ = write!(output, "{range}");
             }
         }
@@ -140,6 +141,7 @@ fn substitute(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Listing;
 
     #[test]
     fn placeholders_cases() {
@@ -180,7 +182,14 @@ mod tests {
     fn every_placeholder_substituted() {
         for name in PLACEHOLDERS {
             let mut output = String::new();
-            let known = substitute(&mut output, name, "q", &listing(None), &category(), "u");
+            let known = substitute(
+                &mut output,
+                name,
+                "q",
+                (&listing(None)).into(),
+                &category(),
+                "u",
+            );
             assert!(known, "placeholder {name}");
         }
     }
@@ -208,7 +217,13 @@ mod tests {
         for (template, operator, expected) in cases {
             let url = "https://x.example/192.0.2.1";
             assert_eq!(
-                render_txt(template, "192.0.2.1", &listing(operator), &category(), url),
+                render_txt(
+                    template,
+                    "192.0.2.1",
+                    (&listing(operator)).into(),
+                    &category(),
+                    url
+                ),
                 expected,
                 "template {template:?}"
             );
@@ -216,7 +231,13 @@ mod tests {
         let mut by_netblock = listing(None);
         by_netblock.source = ListingSource::Netblock("192.0.2.0/24".parse().unwrap());
         assert_eq!(
-            render_txt("{asn}|{netblock}", "q", &by_netblock, &category(), ""),
+            render_txt(
+                "{asn}|{netblock}",
+                "q",
+                (&by_netblock).into(),
+                &category(),
+                ""
+            ),
             "|192.0.2.0/24"
         );
     }

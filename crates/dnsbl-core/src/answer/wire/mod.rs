@@ -19,6 +19,7 @@ use hickory_proto::rr::{Name, RData};
 
 use super::{Lookup, QueryText, lookup_in, render_txt};
 use crate::model::AnswerStyle;
+use crate::snapshot::TxtSlots;
 use crate::snapshot::{ListingId, Snapshot, Zone};
 use request::{HEADER_LEN, Query};
 
@@ -88,24 +89,28 @@ pub struct WireAnswerer {
     snapshot: Arc<Snapshot>,
     zones: Vec<ZoneWire>,
     /// TXT RDATA per listing, rendered on first use; `None` when the text contains the
-    /// query.
-    txt: Vec<OnceLock<Option<Box<[u8]>>>>,
-    /// The category code of each listing, read without touching the listing itself.
+    /// query. Shared through the snapshot by every answerer of it.
+    txt: TxtSlots,
+    /// The category code of each listing, read without touching the listing table.
     codes: Box<[Ipv4Addr]>,
 }
 
 impl WireAnswerer {
     /// Prepares the wire forms of `snapshot`. The cost is one small allocation per zone
-    /// and one empty slot and one code per listing, so a new snapshot is ready at once.
+    /// and one code per listing, and for the first answerer of a snapshot one empty slot
+    /// per listing, so a new snapshot is ready at once.
     pub fn new(snapshot: Arc<Snapshot>) -> Self {
         let zones = snapshot.zones.iter().map(zone_wire).collect();
-        let txt = (0..snapshot.listings.len())
-            .map(|_| OnceLock::new())
-            .collect();
-        let codes = snapshot
-            .listings
-            .iter()
-            .map(|listing| snapshot.categories[listing.category].code)
+        let txt = snapshot
+            .wire_txt
+            .get_or_init(|| {
+                (0..snapshot.listings.len())
+                    .map(|_| OnceLock::new())
+                    .collect()
+            })
+            .clone();
+        let codes = (0..snapshot.listings.len())
+            .map(|id| snapshot.categories[snapshot.listings.category(id as ListingId)].code)
             .collect();
         WireAnswerer {
             snapshot,
@@ -251,7 +256,7 @@ impl WireAnswerer {
             match self.txt[id as usize].get_or_init(|| self.static_txt(id)) {
                 Some(rdata) => out.extend_from_slice(rdata),
                 None => {
-                    let listing = &self.snapshot.listings[id as usize];
+                    let listing = self.snapshot.listings.listing(id);
                     let category = &self.snapshot.categories[listing.category];
                     let query = query.to_string();
                     let text = render_txt(&category.txt, &query, listing, category, "");
@@ -276,7 +281,7 @@ impl WireAnswerer {
 
     /// The TXT RDATA of listing `id` when its template does not use the query.
     fn static_txt(&self, id: ListingId) -> Option<Box<[u8]>> {
-        let listing = &self.snapshot.listings[id as usize];
+        let listing = self.snapshot.listings.listing(id);
         let category = &self.snapshot.categories[listing.category];
         let [first, second] =
             PROBE_QUERIES.map(|query| render_txt(&category.txt, query, listing, category, ""));
