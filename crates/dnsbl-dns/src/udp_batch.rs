@@ -61,23 +61,39 @@ impl Batch {
     /// datagram already queued, up to [`BATCH`]. Returns how many arrived.
     pub(crate) fn receive(&mut self, socket: &UdpSocket) -> io::Result<usize> {
         self.received = 0;
-        let mut buffers = self.requests.chunks_exact_mut(RECEIVE_BUFFER);
+        self.receive_more(socket, MsgFlags::MSG_WAITFORONE)
+    }
+
+    /// Takes the datagrams queued now, up to [`BATCH`] in all, after those already
+    /// received. Returns how many there are in all.
+    pub(crate) fn receive_queued(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        self.receive_more(socket, MsgFlags::MSG_DONTWAIT)
+    }
+
+    /// Receives into the free slots after those already filled, with `recvmmsg` `flags`.
+    fn receive_more(&mut self, socket: &UdpSocket, flags: MsgFlags) -> io::Result<usize> {
+        let start = self.received;
+        if start == BATCH {
+            return Ok(start);
+        }
+        let mut buffers = self.requests[start * RECEIVE_BUFFER..].chunks_exact_mut(RECEIVE_BUFFER);
+        // The last `start` entries get empty buffers, and they are not passed to the kernel.
         let mut slices: [[IoSliceMut<'_>; 1]; BATCH] = std::array::from_fn(|_| {
-            let buffer = buffers
-                .next()
-                .expect("BATCH receive buffers were allocated");
+            let buffer = buffers.next().unwrap_or_default();
             [IoSliceMut::new(buffer)]
         });
-        // MSG_WAITFORONE: block for the first datagram only, then take what is queued.
+        // With MSG_WAITFORONE the call blocks for the first datagram only, then takes what
+        // is queued. With MSG_DONTWAIT it takes only what is queued.
         let messages = recvmmsg(
             socket.as_raw_fd(),
             &mut self.receive_headers,
-            slices.iter_mut(),
-            MsgFlags::MSG_WAITFORONE,
+            slices[..BATCH - start].iter_mut(),
+            flags,
             None,
         )
         .map_err(io::Error::from)?;
-        for (slot, message) in messages.enumerate() {
+        for (offset, message) in messages.enumerate() {
+            let slot = start + offset;
             let client = message.address.as_ref().and_then(socket_addr);
             self.lengths[slot] = message.bytes;
             self.clients[slot] = client;
