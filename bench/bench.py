@@ -172,7 +172,8 @@ listing); rbldnsd serves the same ranges from an `ip4set` file (ranges as writte
 authority section in positive answers, as dnsbl). Queries: a seeded file of names, half
 listed and half not, about 10% IPv6 and 10% TXT, sent by dnsperf with
 `-c 4 -T 1 -q 100`. `null` is `dnsbl-null-responder`, one `recvfrom` and one `sendto` per
-query with no lookup: the floor of server CPU and the ceiling of the load generator.
+query with no lookup: the ceiling of the load generator, and the CPU cost of a server
+that answers without batching.
 `dnsbl-base` (when present) is dnsbl built from an older commit, answering UDP through
 hickory-server. dnsbl runs with the glibc malloc settings of `deploy/dnsbl.service`
 (`MALLOC_ARENA_MAX=1`, `MALLOC_TRIM_THRESHOLD_=131072`, `MALLOC_MMAP_THRESHOLD_=131072`),
