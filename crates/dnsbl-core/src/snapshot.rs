@@ -879,6 +879,34 @@ mod tests {
         RangeTable::build(entries.to_vec(), &[])
     }
 
+    /// Checks `lookup` against a linear scan of the segments, at `probes` and at both
+    /// edges of every segment and the addresses just outside them.
+    fn assert_matches_scan<T: AddrKey>(table: &RangeTable<T>, probes: impl Iterator<Item = T>) {
+        let segments: Vec<_> = table.segments().collect();
+        let edges = segments.iter().flat_map(|&(start, end, _)| {
+            let before = (start > T::default()).then(|| start.prev());
+            [Some(start), Some(end), before, end.next()]
+        });
+        for addr in edges.flatten().chain(probes) {
+            let expected = segments
+                .iter()
+                .find(|&&(start, end, _)| start <= addr && addr <= end)
+                .map(|&(_, _, ids)| ids);
+            assert_eq!(table.lookup(addr), expected, "address {addr:?}");
+        }
+    }
+
+    /// Returns a seeded xorshift generator, so that the random tables are the same in
+    /// every run.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     #[test]
     fn range_table_overlaps() {
         // 10..=20 by listing 0, 15..=30 by listing 1, 31..=40 by listing 1 (adjacent).
@@ -928,13 +956,8 @@ mod tests {
     /// many.
     #[test]
     fn range_table_lookup_matches_scan() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u32
-        };
+        let mut random = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || random() as u32;
         let mut entries: Vec<_> = (0..3000)
             .map(|id| {
                 let start = next() >> 2;
@@ -948,18 +971,7 @@ mod tests {
         }));
         let table = table_v4(&entries);
         assert!(table.segment_count() > 3000);
-        let segments: Vec<_> = table.segments().collect();
-        let probes = segments
-            .iter()
-            .flat_map(|&(start, end, _)| [start, end, start.wrapping_sub(1), end.wrapping_add(1)])
-            .chain((0..5000).map(|_| next()));
-        for addr in probes {
-            let expected = segments
-                .iter()
-                .find(|&&(start, end, _)| start <= addr && addr <= end)
-                .map(|&(_, _, ids)| ids);
-            assert_eq!(table.lookup(addr), expected, "address {addr}");
-        }
+        assert_matches_scan(&table, (0..5000).map(|_| next()));
     }
 
     /// Segments of seeded random entries and exclusions in a small address space, against
@@ -968,13 +980,8 @@ mod tests {
     #[test]
     fn range_table_matches_per_address_sets() {
         const SPACE: u32 = 300;
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |below: u32| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % u64::from(below)) as u32
-        };
+        let mut random = xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = move |below: u32| (random() % u64::from(below)) as u32;
         for round in 0..200 {
             let entries: Vec<(u32, u32, ListingId)> = (0..next(12))
                 .map(|_| {
@@ -1020,17 +1027,12 @@ mod tests {
         }
     }
 
-    /// The same for IPv6, with the ranges in 2000::/3 as routed ones are, so that the
-    /// bucket spans start at the first range and are narrower than a /16.
+    /// Lookups in an IPv6 table against a linear scan. The ranges lie in 2000::/3, as
+    /// routed ones do, so the bucket spans start at the first range and are narrower
+    /// than a /16.
     #[test]
     fn range_table_v6_matches_scan() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let entries: Vec<(u128, u128, ListingId)> = (0..2000)
             .map(|id| {
                 let start = (0x2000u128 << 112) | (u128::from(next()) << 61) | u128::from(next());
@@ -1039,19 +1041,8 @@ mod tests {
             .collect();
         let table = RangeTable::build(entries, &[]);
         assert!(table.shift < 128 - BUCKET_BITS);
-        let segments: Vec<_> = table.segments().collect();
-        let probes = segments
-            .iter()
-            .flat_map(|&(start, end, _)| [start, end, start.wrapping_sub(1), end.wrapping_add(1)])
-            .chain((0..3000).map(|_| (0x2000u128 << 112) | (u128::from(next()) << 61)))
-            .chain([0, 0x2000u128 << 112, u128::MAX]);
-        for addr in probes {
-            let expected = segments
-                .iter()
-                .find(|&&(start, end, _)| start <= addr && addr <= end)
-                .map(|&(_, _, ids)| ids);
-            assert_eq!(table.lookup(addr), expected, "address {addr:#x}");
-        }
+        let random = (0..3000).map(|_| (0x2000u128 << 112) | (u128::from(next()) << 61));
+        assert_matches_scan(&table, random.chain([0, 0x2000u128 << 112, u128::MAX]));
     }
 
     #[test]
