@@ -12,7 +12,8 @@
 //! Such addresses (inside ::/96) are never routed, so the rule loses no real row.
 //!
 //! Every invalid line stops the parse with `FILE:LINE: what is wrong (value)`, and so does
-//! a row wider than the [`RangeLimit`] passed in.
+//! a row wider than the [`RangeLimit`] passed in. Control characters in the value are
+//! escaped.
 
 use std::fs::File;
 use std::io::Read;
@@ -37,6 +38,20 @@ pub enum ParseError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// Returns `text` with control characters escaped (`\t`, `\u{1b}`), so that an error
+/// message shows them and a terminal does not act on them.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A routing data file, read whole.
@@ -137,7 +152,7 @@ pub fn parse_routing_limited(
             path: path.to_path_buf(),
             line: data.iter().filter(|&&b| b == b'\n').count() as u64 + 1,
             message: "unterminated quote at the end of the file: is the file cut off?".to_string(),
-            value: String::from_utf8_lossy(last_line).into_owned(),
+            value: printable(&String::from_utf8_lossy(last_line)),
         });
     }
     let mut record = csv::ByteRecord::new();
@@ -149,7 +164,7 @@ pub fn parse_routing_limited(
             path: path.to_path_buf(),
             line: line_at(data, offset),
             message: message.to_string(),
-            value: value.to_string(),
+            value: printable(value),
         };
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -401,6 +416,14 @@ mod tests {
             (
                 "1.0.0.0,1.0.0.255,-1,a\n",
                 "asn.csv:2: invalid ASN: expected a number from 0 to 4294967295 (-1)",
+            ),
+            (
+                "1.0.0.0,1.0.0.255,\x1b[2J13335,a\n",
+                "asn.csv:2: invalid ASN: expected a number from 0 to 4294967295 (\\u{1b}[2J13335)",
+            ),
+            (
+                "1.0.0\t.0,1.0.0.255,13335,a\n",
+                "asn.csv:2: invalid start address (1.0.0\\t.0)",
             ),
         ];
         for (bad, expected) in cases {
