@@ -91,6 +91,33 @@ async fn cache_matches_tables() {
     assert_eq!(contents(&again), contents(&from_tables));
 }
 
+/// A cache row with one changed byte (or a count it cannot hold) fails its digest, so
+/// the load reads the tables, which it copies, and writes the row again.
+#[tokio::test]
+async fn damaged_cache_falls_back_to_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, zones) = ingested(dir.path()).await;
+    let (cached, source) = store.load_snapshot_and_cache(&zones.zones).await.unwrap();
+    assert_eq!(source, SnapshotSource::Cache);
+    for damage in [
+        "UPDATE snapshot_cache SET data = substr(data, 1, 99) || x'5a' || substr(data, 101)",
+        "UPDATE snapshot_cache SET data = randomblob(7177)",
+    ] {
+        sqlx::query(damage).execute(store.pool()).await.unwrap();
+        let read_only = store.load_snapshot(&zones.zones).await.unwrap();
+        assert_eq!(contents(&read_only), contents(&cached), "{damage}");
+        let (rebuilt, source) = store.load_snapshot_and_cache(&zones.zones).await.unwrap();
+        assert_eq!(source, SnapshotSource::Tables, "{damage}");
+        assert_eq!(contents(&rebuilt), contents(&cached), "{damage}");
+        let (_, source) = store.load_snapshot_and_cache(&zones.zones).await.unwrap();
+        assert_eq!(
+            source,
+            SnapshotSource::Cache,
+            "{damage}: the row was written again"
+        );
+    }
+}
+
 #[tokio::test]
 async fn register_edit_drops_cache() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use dnsbl_core::{ListingSource, Snapshot, ZoneSpec};
+use dnsbl_core::{ListingSource, Snapshot, SnapshotBuilder, ZoneSpec};
 use futures_util::TryStreamExt;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
@@ -56,8 +56,12 @@ impl Store {
     pub async fn load_snapshot(&self, zones: &[ZoneSpec]) -> Result<Snapshot, StoreError> {
         let mut tx = self.pool.begin().await?;
         let serial = read_serial(&mut tx).await?;
-        let builder = match read_cache(&mut tx, serial).await? {
-            Some(row) => decode(row.try_get(0)?, serial, zones)?,
+        let cached = match read_cache(&mut tx, serial).await? {
+            Some(row) => usable(decode(row.try_get(0)?, serial, zones))?,
+            None => None,
+        };
+        let builder = match cached {
+            Some(builder) => builder,
             None => decode(&encode_tables(&mut tx, None).await?, serial, zones)?,
         };
         tx.commit().await?;
@@ -76,11 +80,12 @@ impl Store {
         let cached = read_cache(&mut tx, serial).await?;
         tx.commit().await?;
         // Each arm drops its BLOB before the build.
-        let (builder, source) = match cached {
-            Some(row) => (
-                decode(row.try_get(0)?, serial, zones)?,
-                SnapshotSource::Cache,
-            ),
+        let decoded = match cached {
+            Some(row) => usable(decode(row.try_get(0)?, serial, zones))?,
+            None => None,
+        };
+        let (builder, source) = match decoded {
+            Some(builder) => (builder, SnapshotSource::Cache),
             None => {
                 // Read and write in one write transaction, so that no register write can
                 // fall between the read of the tables and the write of the cache.
@@ -93,6 +98,22 @@ impl Store {
             }
         };
         Ok((builder.build()?, source))
+    }
+}
+
+/// Returns the builder decoded from the cache, or `None` when the cache row is damaged:
+/// the caller then reads the tables, which the cache only copies, and a warning names
+/// the damage. Other errors are returned.
+fn usable(
+    decoded: Result<SnapshotBuilder, StoreError>,
+) -> Result<Option<SnapshotBuilder>, StoreError> {
+    match decoded {
+        Ok(builder) => Ok(Some(builder)),
+        Err(StoreError::InvalidData(problem)) => {
+            tracing::warn!(%problem, "snapshot cache damaged; loading from the tables instead");
+            Ok(None)
+        }
+        Err(error) => Err(error),
     }
 }
 

@@ -19,6 +19,10 @@
 //!
 //! A range is a `u8` family (4 or 6) and then start and end as `u32` or `u128`.
 //!
+//! The SHA-256 digest of the sections comes first (32 bytes), so that damage inside the
+//! BLOB, which `PRAGMA quick_check` does not look at, is found before anything is served
+//! from it.
+//!
 //! Bump [`FORMAT`] whenever the layout changes: a cache of another format is ignored and
 //! rebuilt from the tables.
 
@@ -26,10 +30,14 @@ use std::net::Ipv4Addr;
 
 use dnsbl_core::{AddrRange, Category, Listing, ListingId, ListingSource, SnapshotBuilder};
 
+use sha2::{Digest, Sha256};
+
 use crate::StoreError;
 
 /// Version of the layout above.
-pub(crate) const FORMAT: i64 = 1;
+pub(crate) const FORMAT: i64 = 2;
+/// Length of the SHA-256 digest at the start of the BLOB.
+const DIGEST_LEN: usize = 32;
 
 /// Writes the sections of a cache BLOB. Each section is a buffer of its own, because the
 /// loaders produce them interleaved.
@@ -178,12 +186,20 @@ impl CacheEncoder {
             put_range(ranges.start_record(), &AddrRange::V6 { start, end });
             put_u32(&mut ranges.bytes, listing);
         }
-        let total = self.sections.iter().map(|s| 4 + s.bytes.len()).sum();
+        let total = DIGEST_LEN
+            + self
+                .sections
+                .iter()
+                .map(|s| 4 + s.bytes.len())
+                .sum::<usize>();
         let mut blob = Vec::with_capacity(total);
+        blob.resize(DIGEST_LEN, 0);
         for section in self.sections {
             put_u32(&mut blob, section.count);
             blob.extend_from_slice(&section.bytes);
         }
+        let digest = Sha256::digest(&blob[DIGEST_LEN..]);
+        blob[..DIGEST_LEN].copy_from_slice(&digest);
         blob
     }
 }
@@ -202,6 +218,20 @@ impl<'a> Reader<'a> {
         let (head, rest) = self.bytes.split_at(count);
         self.bytes = rest;
         Ok(head)
+    }
+
+    /// Reads a section's record count, which must fit in the bytes left when each record
+    /// takes at least `min_record` bytes, so that a damaged count never reserves memory
+    /// for records the BLOB cannot hold.
+    fn count(&mut self, min_record: usize) -> Result<usize, StoreError> {
+        let count = self.u32()? as usize;
+        if count.saturating_mul(min_record) > self.bytes.len() {
+            return Err(invalid(&format!(
+                "holds a count of {count} records, more than its {} bytes left can hold",
+                self.bytes.len()
+            )));
+        }
+        Ok(count)
     }
 
     fn u8(&mut self) -> Result<u8, StoreError> {
@@ -264,10 +294,19 @@ pub(crate) fn decode(
     serial: u32,
     zones: &[dnsbl_core::ZoneSpec],
 ) -> Result<SnapshotBuilder, StoreError> {
-    let mut reader = Reader { bytes: blob };
+    if blob.len() < DIGEST_LEN {
+        return Err(invalid("is shorter than its SHA-256 digest"));
+    }
+    let (digest, sections) = blob.split_at(DIGEST_LEN);
+    if Sha256::digest(sections)[..] != *digest {
+        return Err(invalid("does not match its SHA-256 digest"));
+    }
+    let mut reader = Reader { bytes: sections };
 
-    let count = reader.u32()?;
-    let mut categories = Vec::with_capacity(count as usize);
+    // The smallest record of each section: counts and lengths are 4 bytes, a flag or
+    // family 1 byte, an IPv4 range 9 bytes.
+    let count = reader.count(12)?;
+    let mut categories = Vec::with_capacity(count);
     for _ in 0..count {
         categories.push(Category {
             name: reader.str()?.to_string(),
@@ -278,7 +317,7 @@ pub(crate) fn decode(
     let category_count = categories.len();
     let mut builder = SnapshotBuilder::new(serial, zones.to_vec(), categories);
 
-    let count = reader.u32()? as usize;
+    let count = reader.count(12)?;
     builder.reserve_listings(count);
     let mut ids: Vec<ListingId> = Vec::with_capacity(count);
     for _ in 0..count {
@@ -309,22 +348,22 @@ pub(crate) fn decode(
             .ok_or_else(|| invalid(&format!("names listing index {index}")))
     };
 
-    let count = reader.u32()? as usize;
+    let count = reader.count(13)?;
     for _ in 0..count {
         let range = reader.range()?;
         builder.add_range(range, listing(reader.u32()?)?);
     }
-    let count = reader.u32()?;
+    let count = reader.count(8)?;
     for _ in 0..count {
         let domain = reader.str()?;
         builder.add_domain(domain, listing(reader.u32()?)?);
     }
-    let count = reader.u32()?;
+    let count = reader.count(10)?;
     for _ in 0..count {
         let range = reader.range()?;
         builder.exclude_range(range, reader.opt_str()?);
     }
-    let count = reader.u32()?;
+    let count = reader.count(5)?;
     for _ in 0..count {
         let domain = reader.str()?;
         builder.exclude_domain(domain, reader.opt_str()?);
@@ -448,7 +487,9 @@ mod tests {
             cache.range(range, *listing);
         }
         let blob = cache.finish();
-        let mut reader = Reader { bytes: &blob };
+        let mut reader = Reader {
+            bytes: &blob[DIGEST_LEN..],
+        };
         assert_eq!(reader.u32().unwrap(), 0, "categories");
         assert_eq!(reader.u32().unwrap(), 0, "listings");
         assert_eq!(reader.u32().unwrap(), 5, "ranges");
@@ -464,6 +505,36 @@ mod tests {
             (range("2001:db8::/32"), 0),
         ];
         assert_eq!(read, expected);
+    }
+
+    /// A count that the bytes left cannot hold is an error before anything is reserved,
+    /// also when the digest matches (a BLOB written by a faulty encoder).
+    #[test]
+    fn huge_count_is_an_error() {
+        let mut sections = Vec::new();
+        put_u32(&mut sections, u32::MAX);
+        let mut blob = Sha256::digest(&sections).to_vec();
+        blob.extend_from_slice(&sections);
+        let zones = [zone("bl.example", ZoneKind::Address)];
+        let error = decode(&blob, 1, &zones).err();
+        assert!(
+            matches!(&error, Some(StoreError::InvalidData(message)) if message.contains("holds a count of 4294967295")),
+            "{error:?}"
+        );
+    }
+
+    /// One changed byte inside a section fails the digest.
+    #[test]
+    fn changed_byte_fails_digest() {
+        let mut blob = sample();
+        let middle = DIGEST_LEN + (blob.len() - DIGEST_LEN) / 2;
+        blob[middle] ^= 0x5a;
+        let zones = [zone("bl.example", ZoneKind::Address)];
+        let error = decode(&blob, 1, &zones).err();
+        assert!(
+            matches!(&error, Some(StoreError::InvalidData(message)) if message.contains("SHA-256")),
+            "{error:?}"
+        );
     }
 
     #[test]
