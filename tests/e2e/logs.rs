@@ -129,9 +129,14 @@ fn serve_logs_lifecycle_as_json() {
     signal(child.id(), "HUP");
     read_until(
         &receiver,
-        "SIGHUP received, reading zones/ again",
+        "SIGHUP received, reading the zones directory again",
         &mut events,
     );
+    let hangup = find(
+        &events,
+        "SIGHUP received, reading the zones directory again",
+    );
+    assert!(hangup["fields"]["zones"].is_string(), "{hangup}");
     read_until(&receiver, "snapshot loaded", &mut events);
 
     signal(child.id(), "TERM");

@@ -45,7 +45,7 @@ const COALESCE_BELOW: usize = crate::udp_batch::BATCH / 2;
 /// allows a DNSBL lookup. In four alternating runs under dnsperf load on a 2-vCPU VM it
 /// cut CPU per query by 0 to 12% (see docs/benchmarks.md).
 const COALESCE_WAIT: Duration = Duration::from_micros(50);
-/// The longest gap between two receives of steady load.
+/// The maximum gap between two receives of steady load.
 const STEADY_GAP: Duration = Duration::from_millis(1);
 /// Timer slack of a UDP thread in nanoseconds (`PR_SET_TIMERSLACK`), so that the
 /// coalescing wait ends close to [`COALESCE_WAIT`].

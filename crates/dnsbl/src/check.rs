@@ -39,9 +39,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
 
     let db = &args.store.db;
     let snapshot = if db.exists() {
+        // The store's error names the path already.
         let store = Store::open_read_only(db)
             .await
-            .with_context(|| format!("failed to open the database {} read-only", db.display()))?;
+            .context("failed to open the database read-only")?;
         store.check_pages(db).await?;
         if !store.has_routing_data().await? {
             println!(

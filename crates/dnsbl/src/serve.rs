@@ -274,7 +274,7 @@ async fn watch_for_changes(
             Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => true,
         };
         let result = if from_signal {
-            info!("SIGHUP received, reading zones/ again");
+            info!(zones = %zones_root.display(), "SIGHUP received, reading the zones directory again");
             reload_all(&store, &zones_root, &current, &limit)
                 .await
                 .map(|read| zones = read)
