@@ -160,7 +160,10 @@ fn serve(
                 previous = several.then_some(now);
                 if steady {
                     std::thread::sleep(COALESCE_WAIT);
-                    if let Err(error) = batch.receive_queued(socket) {
+                    // WouldBlock only means that nothing arrived during the wait.
+                    if let Err(error) = batch.receive_queued(socket)
+                        && error.kind() != io::ErrorKind::WouldBlock
+                    {
                         debug!(%error, "UDP receive after the coalescing wait failed");
                     }
                 }

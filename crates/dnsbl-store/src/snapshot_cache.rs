@@ -486,6 +486,7 @@ mod tests {
         for (range, listing) in &added {
             cache.range(range, *listing);
         }
+
         let blob = cache.finish();
         let mut reader = Reader {
             bytes: &blob[DIGEST_LEN..],
@@ -493,6 +494,7 @@ mod tests {
         assert_eq!(reader.u32().unwrap(), 0, "categories");
         assert_eq!(reader.u32().unwrap(), 0, "listings");
         assert_eq!(reader.u32().unwrap(), 5, "ranges");
+
         let mut read = Vec::new();
         for _ in 0..5 {
             read.push((reader.range().unwrap(), reader.u32().unwrap()));
