@@ -196,6 +196,26 @@ impl<T: AddrKey> RangeTable<T> {
         Some(self.listings_of(&segment.group))
     }
 
+    /// The first read of a [`lookup`](Self::lookup) of `addr`: the index entry of its
+    /// bucket, which is the position of the first segment to search. `None` when the
+    /// lookup reads nothing. Batch callers make this read for every address, then
+    /// [`segment_group`](Self::segment_group), so that the cache misses of a batch overlap
+    /// instead of following one another.
+    pub fn bucket_start(&self, addr: T) -> Option<usize> {
+        if addr < self.base {
+            return None;
+        }
+        self.buckets
+            .get(addr.bucket(self.base, self.shift))
+            .map(|&first| first as usize)
+    }
+
+    /// Reads the segment at `position` (from [`bucket_start`](Self::bucket_start)) and
+    /// returns its group, for reading ahead: `0` past the last segment.
+    pub fn segment_group(&self, position: usize) -> u32 {
+        self.segments.get(position).map_or(0, |segment| segment.group)
+    }
+
     /// Returns the listings of a segment whose group is `group`.
     fn listings_of<'a>(&'a self, group: &'a u32) -> &'a [ListingId] {
         if group & SHARED_SET == 0 {

@@ -183,6 +183,9 @@ fn serve(
                 continue;
             }
         }
+        if batch.received() > 1 {
+            responder.answerer.read_ahead(batch.requests());
+        }
         batch
             .respond_each(|request, client, response| responder.respond(request, client, response));
         batch.send(socket, |error, client| {

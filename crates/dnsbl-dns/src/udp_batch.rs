@@ -106,6 +106,20 @@ impl Batch {
         Ok(self.received)
     }
 
+    /// How many datagrams the batch holds.
+    pub(crate) fn received(&self) -> usize {
+        self.received
+    }
+
+    /// The requests received, in slot order.
+    pub(crate) fn requests(&self) -> impl Iterator<Item = &[u8]> {
+        self.requests
+            .chunks_exact(RECEIVE_BUFFER)
+            .zip(&self.lengths)
+            .take(self.received)
+            .map(|(request, &length)| &request[..length])
+    }
+
     /// Calls `respond` with each received request, its client and the response buffer
     /// of its slot; `respond` returns whether the response is to be sent. A datagram
     /// whose source is neither IPv4 nor IPv6 is dropped.

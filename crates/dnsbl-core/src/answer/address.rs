@@ -82,6 +82,27 @@ fn parse_nibble(label: &[u8]) -> Option<u8> {
     }
 }
 
+/// The address that the labels below the apex of an address zone name, when they are a
+/// full IPv4 or IPv6 name. An IPv4-mapped IPv6 name gives its IPv4 address, which is
+/// looked up in the IPv4 table.
+pub(super) fn full_address<'a>(labels: impl ExactSizeIterator<Item = &'a [u8]>) -> Option<IpAddr> {
+    let parsed = parse(labels);
+    match (parsed.count, parsed.octets, parsed.nibbles) {
+        (IPV4_LABELS, Some(octets), _) => Some(IpAddr::V4(Ipv4Addr::from(octets))),
+        (IPV6_LABELS, _, Some(nibbles)) => {
+            let value = nibbles
+                .iter()
+                .fold(0u128, |value, &nibble| (value << 4) | u128::from(nibble));
+            Some(if (MAPPED_START..=MAPPED_END).contains(&value) {
+                IpAddr::V4(Ipv4Addr::from(value as u32))
+            } else {
+                IpAddr::V6(Ipv6Addr::from(value))
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Looks up the labels below the apex of an address zone.
 pub(super) fn lookup<'z, 'a>(
     zone: &'z Zone,

@@ -8,6 +8,7 @@
 //! kept. Every other request ([`WireOutcome::Fallback`]) goes to the record path, so both
 //! paths answer alike; a seeded test in the DNS front end compares them packet by packet.
 
+mod read_ahead;
 mod request;
 
 pub(crate) use request::parse as parse_plain_query;
