@@ -81,6 +81,10 @@ struct ZoneWire {
     /// The apex in wire form, as written in the SOA owner when the question's letter case
     /// differs from it.
     apex: Vec<u8>,
+    /// The apex's labels in lower case, in wire form, for matching questions.
+    suffix: Vec<u8>,
+    /// Number of labels in the apex.
+    label_count: usize,
     negative_ttl: u32,
     soa_rdata: Vec<u8>,
 }
@@ -200,18 +204,26 @@ impl WireAnswerer {
 
     /// The zone with the longest apex that is a suffix of the question, compared
     /// without regard to ASCII case.
+    ///
+    /// The names are compared in wire form, from the question's label where the apex
+    /// would start to its root label: length octets are below 64, so they never differ by
+    /// case alone, and two such byte strings are equal exactly when their labels are.
     fn find_zone(&self, packet: &[u8], query: &Query) -> Option<(usize, &Zone)> {
-        self.snapshot.zones.iter().enumerate().find(|(_, zone)| {
-            let apex = zone.labels();
-            let Some(first) = query.label_count.checked_sub(apex.len()) else {
+        let name_end = query.question_end - 4;
+        let index = self.zones.iter().position(|wire| {
+            let Some(first) = query.label_count.checked_sub(wire.label_count) else {
                 return false;
             };
-            apex.iter().enumerate().all(|(position, apex_label)| {
-                query
-                    .label(packet, first + position)
-                    .eq_ignore_ascii_case(apex_label.as_bytes())
-            })
-        })
+            // A zone at the root has no label to start from: only the root label is left.
+            let start = match query.label_offsets.get(first) {
+                Some(&offset) if first < query.label_count => usize::from(offset),
+                _ => name_end - 1,
+            };
+            let name = &packet[start..name_end];
+            // Most questions are in lower case already; the plain comparison is cheaper.
+            name == wire.suffix.as_slice() || name.eq_ignore_ascii_case(&wire.suffix)
+        })?;
+        Some((index, &self.snapshot.zones[index]))
     }
 
     /// One A record per distinct category code, in ascending order.
@@ -383,6 +395,16 @@ fn name_wire(name: &Name) -> Vec<u8> {
     wire
 }
 
+fn labels_wire(labels: &[String]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    for label in labels {
+        wire.push(label.len() as u8);
+        wire.extend_from_slice(label.as_bytes());
+    }
+    wire.push(0);
+    wire
+}
+
 fn zone_wire(zone: &Zone) -> ZoneWire {
     let records = &zone.records;
     let mut soa_rdata = Vec::new();
@@ -398,6 +420,8 @@ fn zone_wire(zone: &Zone) -> ZoneWire {
     }
     ZoneWire {
         apex: name_wire(&records.apex),
+        suffix: labels_wire(zone.labels()),
+        label_count: zone.label_count(),
         negative_ttl: records.negative_soa.ttl,
         soa_rdata,
     }
