@@ -213,7 +213,9 @@ impl<T: AddrKey> RangeTable<T> {
     /// Reads the segment at `position` (from [`bucket_start`](Self::bucket_start)) and
     /// returns its group, for reading ahead: `0` past the last segment.
     pub fn segment_group(&self, position: usize) -> u32 {
-        self.segments.get(position).map_or(0, |segment| segment.group)
+        self.segments
+            .get(position)
+            .map_or(0, |segment| segment.group)
     }
 
     /// Returns the listings of a segment whose group is `group`.
@@ -900,7 +902,9 @@ mod tests {
     }
 
     /// Checks `lookup` against a linear scan of the segments, at `probes` and at both
-    /// edges of every segment and the addresses just outside them.
+    /// edges of every segment and the addresses just outside them. Also checks that the
+    /// bucket read ahead for a listed address is the one whose search finds it: it starts
+    /// at most one segment after the segment that holds the address.
     fn assert_matches_scan<T: AddrKey>(table: &RangeTable<T>, probes: impl Iterator<Item = T>) {
         let segments: Vec<_> = table.segments().collect();
         let edges = segments.iter().flat_map(|&(start, end, _)| {
@@ -908,11 +912,18 @@ mod tests {
             [Some(start), Some(end), before, end.next()]
         });
         for addr in edges.flatten().chain(probes) {
-            let expected = segments
+            let holder = segments
                 .iter()
-                .find(|&&(start, end, _)| start <= addr && addr <= end)
-                .map(|&(_, _, ids)| ids);
+                .position(|&(start, end, _)| start <= addr && addr <= end);
+            let expected = holder.map(|index| segments[index].2);
             assert_eq!(table.lookup(addr), expected, "address {addr:?}");
+            if let Some(index) = holder {
+                let first = table.bucket_start(addr);
+                assert!(
+                    first.is_some_and(|first| first <= index + 1),
+                    "address {addr:?} in segment {index}: bucket starts at {first:?}"
+                );
+            }
         }
     }
 

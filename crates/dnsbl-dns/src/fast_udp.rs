@@ -2,7 +2,9 @@
 //! socket of its own on the same address (`SO_REUSEPORT`, so the kernel spreads clients
 //! over the threads). A thread receives a batch of datagrams, answers each into a reused
 //! buffer and sends the responses as one batch ([`udp_batch`](crate::udp_batch)). Under
-//! steady load it waits a few tens of microseconds after a short batch, so batches grow.
+//! steady load it waits up to 150 µs after a short batch, so batches grow. Before
+//! answering a batch it reads ahead the table data the answers need
+//! ([`WireAnswerer::read_ahead`]), so that the cache misses of the batch overlap.
 //!
 //! Plain queries are answered by [`WireAnswerer`] without building DNS messages; every
 //! other datagram goes to [`fallback::respond`], hickory-server's parser and the
@@ -35,7 +37,8 @@ use crate::udp_batch::Batch;
 const STOP_POLL: Duration = Duration::from_millis(100);
 /// Two receives in a row of at least 2 datagrams each but fewer than this, at most
 /// [`STEADY_GAP`] apart, mean steady load. The thread then waits [`COALESCE_WAIT`] and
-/// takes the datagrams queued meanwhile, so that one pair of `recvmmsg` and `sendmmsg`
+/// takes the datagrams queued meanwhile, up to [`COALESCE_ROUNDS`] times while the batch
+/// holds fewer than [`COALESCE_TARGET`], so that one pair of `recvmmsg` and `sendmmsg`
 /// calls carries more queries. It also sends the client fewer, larger bursts of
 /// responses, each of which may have to wake it. A lone datagram, and a burst of a few
 /// on an otherwise idle server (a mail server asking for A and TXT at once), get their
@@ -45,6 +48,10 @@ const COALESCE_BELOW: usize = crate::udp_batch::BATCH / 2;
 /// allows a DNSBL lookup. In four alternating runs under dnsperf load on a 2-vCPU VM it
 /// cut CPU per query by 0 to 12% (see docs/benchmarks.md).
 const COALESCE_WAIT: Duration = Duration::from_micros(50);
+/// The batch size at which a coalescing receive stops waiting.
+const COALESCE_TARGET: usize = crate::udp_batch::BATCH * 3 / 4;
+/// The most waits of one coalescing receive: at most 150 µs in all.
+const COALESCE_ROUNDS: usize = 3;
 /// The maximum gap between two receives of steady load.
 const STEADY_GAP: Duration = Duration::from_millis(1);
 /// Timer slack of a UDP thread in nanoseconds (`PR_SET_TIMERSLACK`), so that the
@@ -159,13 +166,7 @@ fn serve(
                 let steady = several && previous.is_some_and(|at| now - at <= STEADY_GAP);
                 previous = several.then_some(now);
                 if steady {
-                    std::thread::sleep(COALESCE_WAIT);
-                    // WouldBlock only means that nothing arrived during the wait.
-                    if let Err(error) = batch.receive_queued(socket)
-                        && error.kind() != io::ErrorKind::WouldBlock
-                    {
-                        debug!(%error, "UDP receive after the coalescing wait failed");
-                    }
+                    coalesce(&mut batch, socket);
                 }
             }
             Err(error)
@@ -191,6 +192,24 @@ fn serve(
         batch.send(socket, |error, client| {
             debug!(%error, %client, "UDP send failed");
         });
+    }
+}
+
+/// Waits [`COALESCE_WAIT`] and takes the datagrams queued meanwhile, until the batch holds
+/// [`COALESCE_TARGET`] or after [`COALESCE_ROUNDS`] waits.
+fn coalesce(batch: &mut Batch, socket: &UdpSocket) {
+    for _ in 0..COALESCE_ROUNDS {
+        std::thread::sleep(COALESCE_WAIT);
+        match batch.receive_queued(socket) {
+            Ok(count) if count >= COALESCE_TARGET => return,
+            Ok(_) => {}
+            // WouldBlock only means that nothing arrived during the wait.
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(error) => {
+                debug!(%error, "UDP receive after the coalescing wait failed");
+                return;
+            }
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use rustix::net::addr::SocketAddrArg;
 use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
 
 /// Datagrams per `recvmmsg` and `sendmmsg` call.
-pub(crate) const BATCH: usize = 32;
+pub(crate) const BATCH: usize = 64;
 /// Largest send that gets a header array of this size instead of [`BATCH`] entries.
 const SMALL_BATCH: usize = 4;
 /// Receive buffer per datagram: larger than any UDP payload a client may send with EDNS.
@@ -25,7 +25,7 @@ const RESPONSE_CAPACITY: usize = crate::MAX_UDP_PAYLOAD as usize;
 
 /// The buffers of one batch, reused for every call.
 pub(crate) struct Batch {
-    /// `BATCH` receive buffers of `RECEIVE_BUFFER` bytes each (2 MiB), one after the other.
+    /// `BATCH` receive buffers of `RECEIVE_BUFFER` bytes each (4 MiB), one after the other.
     /// NOTE: the resident part depends on the allocator. When it maps the block fresh
     /// (glibc above its mmap threshold), pages the kernel never writes use no memory.
     requests: Box<[u8]>,

@@ -74,7 +74,7 @@ fn range(text: &str) -> AddrRange {
 /// Zones `bl.example` (addresses, every category), `spam.bl.example` (addresses, the
 /// `spam-haven` category only) and `dbl.example` (domains), with overlapping listings of
 /// two categories, allow-list entries, IPv6, an IPv4-mapped range and a long TXT.
-fn snapshot() -> Snapshot {
+pub(in crate::answer) fn snapshot() -> Snapshot {
     let zones = vec![
         zone("bl.example", ZoneKind::Address, None),
         zone("dbl.example", ZoneKind::Domain, None),
