@@ -3,7 +3,7 @@
 //! over the threads). A thread receives a batch of datagrams, answers each into a reused
 //! buffer and sends the responses as one batch ([`udp_batch`](crate::udp_batch)). Under
 //! steady load it waits up to 150 µs after a short batch, so batches grow. Before
-//! answering a batch it reads ahead the table data the answers need
+//! responding to a batch it reads ahead the table data the answers need
 //! ([`WireAnswerer::read_ahead`]), so that the cache misses of the batch overlap.
 //!
 //! Plain queries are answered by [`WireAnswerer`] without building DNS messages; every
@@ -38,7 +38,7 @@ const STOP_POLL: Duration = Duration::from_millis(100);
 /// Two receives in a row of at least 2 datagrams each but fewer than this, at most
 /// [`STEADY_GAP`] apart, mean steady load. The thread then waits [`COALESCE_WAIT`] and
 /// takes the datagrams queued meanwhile, up to [`COALESCE_ROUNDS`] times while the batch
-/// holds fewer than [`COALESCE_TARGET`], so that one pair of `recvmmsg` and `sendmmsg`
+/// contains fewer than [`COALESCE_TARGET`], so that one pair of `recvmmsg` and `sendmmsg`
 /// calls carries more queries. It also sends the client fewer, larger bursts of
 /// responses, each of which may have to wake it. A lone datagram, and a burst of a few
 /// on an otherwise idle server (a mail server asking for A and TXT at once), get their
@@ -50,7 +50,7 @@ const COALESCE_BELOW: usize = crate::udp_batch::BATCH / 2;
 const COALESCE_WAIT: Duration = Duration::from_micros(50);
 /// The batch size at which a coalescing receive stops waiting.
 const COALESCE_TARGET: usize = crate::udp_batch::BATCH * 3 / 4;
-/// The most waits of one coalescing receive: at most 150 µs in all.
+/// Maximum number of waits of one coalescing receive: 150 µs in all.
 const COALESCE_ROUNDS: usize = 3;
 /// The maximum gap between two receives of steady load.
 const STEADY_GAP: Duration = Duration::from_millis(1);
@@ -195,7 +195,7 @@ fn serve(
     }
 }
 
-/// Waits [`COALESCE_WAIT`] and takes the datagrams queued meanwhile, until the batch holds
+/// Waits [`COALESCE_WAIT`] and takes the datagrams queued meanwhile, until the batch contains
 /// [`COALESCE_TARGET`] or after [`COALESCE_ROUNDS`] waits.
 fn coalesce(batch: &mut Batch, socket: &UdpSocket) {
     for _ in 0..COALESCE_ROUNDS {

@@ -1,4 +1,4 @@
-//! Reading ahead for a batch of requests before answering them.
+//! Reading ahead for a batch of requests before responding to them.
 //!
 //! A lookup of a full address name makes three reads that depend on each other: the
 //! bucket entry, the segment, and the category code of its listing. With the full routing
@@ -16,10 +16,11 @@ use crate::answer::address;
 use crate::model::ZoneKind;
 use crate::snapshot::RangeTable;
 
-/// The most requests read ahead at once; later ones are answered without it.
+/// Maximum number of requests read ahead at once. Later requests of a batch get no
+/// read-ahead.
 const READ_AHEAD: usize = 64;
 
-/// An address to look up and the table that holds it.
+/// An address to look up and the table that contains it.
 #[derive(Clone, Copy)]
 enum Target<'s> {
     V4(&'s RangeTable<u32>, u32),
@@ -53,7 +54,7 @@ impl Target<'_> {
 impl WireAnswerer {
     /// Reads the table data that answering `requests` will read, for the first
     /// [`READ_AHEAD`] of them whose question is a full address name in an address zone.
-    /// Worth calling for batches of several requests; for one it only adds work.
+    /// Worth calling for batches of several requests, because for one it only adds work.
     pub fn read_ahead<'p>(&self, requests: impl IntoIterator<Item = &'p [u8]>) {
         let mut targets = [None; READ_AHEAD];
         let mut count = 0;
@@ -80,7 +81,7 @@ impl WireAnswerer {
         black_box(groups ^ codes);
     }
 
-    /// The address lookup that answering `packet` makes, if it makes one.
+    /// Returns the address lookup that the response to `packet` needs, if any.
     fn target(&self, packet: &[u8]) -> Option<Target<'_>> {
         let query = request::parse(packet)?;
         let (_, zone) = self.find_zone(packet, &query)?;
@@ -123,10 +124,10 @@ mod tests {
         labels.join(".")
     }
 
-    /// The lookup read ahead for each question: the zone whose table it reads and the
-    /// address, or none.
+    /// Checks the lookup read ahead for each question: the zone whose table it reads and
+    /// the address, or none.
     #[test]
-    fn reads_the_table_the_answer_reads() {
+    fn target_matches_answer_lookup() {
         let answerer = WireAnswerer::new(Arc::new(snapshot()));
         let zone = |apex: &str| {
             let zones = &answerer.snapshot().zones;
@@ -153,7 +154,7 @@ mod tests {
                 "002.2.0.192.bl.example.".into(),
                 v4("bl.example", [192, 0, 2, 2]),
             ),
-            // The longest apex that ends the name.
+            // The zone with the longest apex that ends the name.
             (
                 "9.2.0.192.spam.bl.example.".into(),
                 v4("spam.bl.example", [192, 0, 2, 9]),
@@ -195,14 +196,19 @@ mod tests {
                 Some(Target::V6(table, addr)) => format!("{table:p} {}", Ipv6Addr::from(addr)),
                 None => "none".into(),
             };
-            assert!(same, "{name}: {} instead of {}", show(found), show(expected));
+            assert!(
+                same,
+                "{name}: {} instead of {}",
+                show(found),
+                show(expected)
+            );
         }
     }
 
-    /// Datagrams that are not plain queries, and batches longer than the read-ahead, are
-    /// read ahead without a panic and answered as before.
+    /// Checks that datagrams that are not plain queries, and batches longer than the
+    /// read-ahead, cause no panic and leave the response unchanged.
     #[test]
-    fn any_batch_is_read_ahead() {
+    fn read_ahead_accepts_any_batch() {
         let answerer = WireAnswerer::new(Arc::new(snapshot()));
         let listed = packet("2.2.0.192.bl.example.");
         let mut batch: Vec<Vec<u8>> = vec![Vec::new(), vec![0; 11], listed[..20].to_vec()];
