@@ -31,6 +31,7 @@ mod operators;
 mod peers;
 mod postfix;
 mod progress;
+mod provider_names;
 mod query_log;
 mod rbldnsd;
 mod reload;
