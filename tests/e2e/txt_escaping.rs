@@ -88,11 +88,15 @@ fn control_bytes_escaped_in_txt() {
         let label = first.escape_ascii();
         let id = 100 + index as u16;
         let wire = udp_exchange(server.addr, &txt_query(id, first, false));
-        assert_eq!(txt_bytes(&wire), [expected.clone()], "{label}: UDP");
+        assert_eq!(
+            txt_bytes(&wire),
+            std::slice::from_ref(&expected),
+            "{label}: UDP"
+        );
         let record = udp_exchange(server.addr, &txt_query(id, first, true));
         assert_eq!(
             txt_bytes(&record),
-            [expected.clone()],
+            std::slice::from_ref(&expected),
             "{label}: UDP with EDNS"
         );
         let tcp = tcp_exchange(server.addr, &txt_query(id, first, false));

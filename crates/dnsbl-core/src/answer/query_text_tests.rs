@@ -133,7 +133,11 @@ fn query_text_escaped_on_both_paths() {
             ResponseCode::NoError,
             "label {label}: record rcode"
         );
-        assert_eq!(record.1, [expected.clone()], "label {label}: record TXT");
+        assert_eq!(
+            record.1,
+            std::slice::from_ref(&expected),
+            "label {label}: record TXT"
+        );
         let wire = wire_path(&answerer, first);
         assert_eq!(wire.0, ResponseCode::NoError, "label {label}: wire rcode");
         assert_eq!(wire.1, [expected], "label {label}: wire TXT");
