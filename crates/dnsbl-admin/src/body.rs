@@ -85,9 +85,10 @@ pub struct ProviderBody {
 }
 
 impl ProviderBody {
-    /// Checks every field and returns the provider named `name`.
+    /// Checks every field and returns the provider named `name`. The name itself is
+    /// checked only on create, because a PUT names a provider that exists, and names from
+    /// zones/register.toml may contain characters that the API does not accept.
     pub fn validate(self, name: &str) -> Result<NewProvider, ApiError> {
-        check_name(name)?;
         let mut provider = NewProvider {
             name: name.to_owned(),
             category: self.category,
@@ -164,8 +165,10 @@ pub fn check_body_name(
     }
 }
 
-/// Provider names: 1 to 100 characters, letters, digits, `.`, `-` and `_`, so they fit in
-/// a URL path segment without escaping.
+/// Checks the name of a provider, operator or category created through the API: 1 to 100
+/// ASCII letters, digits, `.`, `-` and `_`, so it fits in a URL path segment without
+/// escaping. Names in zones/register.toml may contain other characters, such as spaces,
+/// and are edited in that file.
 pub fn check_name(name: &str) -> Result<(), ApiError> {
     let valid = !name.is_empty()
         && name.len() <= 100
@@ -179,7 +182,10 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
             "invalid_name",
             "name",
             name,
-            "expected 1 to 100 letters, digits, '.', '-' or '_'",
+            format!(
+                "invalid name {name:?}: expected 1 to 100 ASCII letters, digits, '.', '-' or \
+                 '_' (names from zones/register.toml may differ and are edited in that file)"
+            ),
         ))
     }
 }
@@ -291,5 +297,25 @@ mod tests {
         assert!(check_name("").is_err());
         assert!(check_name("a/b").is_err());
         assert!(check_name(&"a".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn invalid_name_error_body() {
+        for name in ["bad name", "", "a/b", "tab\there"] {
+            let error = check_name(name).unwrap_err();
+            assert_eq!(error.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(error.body.code, "invalid_name", "name {name:?}");
+            assert_eq!(error.body.field.as_deref(), Some("name"), "name {name:?}");
+            assert_eq!(error.body.value.as_deref(), Some(name), "name {name:?}");
+            let message = &error.body.message;
+            assert!(
+                message.starts_with(&format!("invalid name {name:?}: ")),
+                "{message}"
+            );
+            assert!(
+                message.contains("1 to 100 ASCII letters, digits, '.', '-' or '_'"),
+                "{message}"
+            );
+        }
     }
 }

@@ -38,9 +38,9 @@ pub struct CategoryBody {
 
 impl CategoryBody {
     /// Checks the code against the rules of every served zone and the template, and
-    /// returns the category named `name`.
+    /// returns the category named `name`. The name is checked only on create, as for
+    /// providers, because a PUT names a category that exists.
     fn validate(self, name: &str, snapshot: &Snapshot) -> Result<NewCategory, ApiError> {
-        check_name(name)?;
         let code: Ipv4Addr = self.code.parse().map_err(|_| {
             ApiError::invalid(
                 "invalid_code",
@@ -203,6 +203,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<CategoryRecord>), ApiError> {
     crate::ingest::reject_write_while_ingesting(&state)?;
     let name = body.name.clone().unwrap_or_default();
+    check_name(&name)?;
     let category = body.validate(&name, &state.snapshot.load())?;
     let record = state
         .store

@@ -7,7 +7,7 @@ use dnsbl_store::{AuditContext, Page, ProviderFilter, ProviderRecord, TokenInfo}
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::body::{JsonBody, ProviderBody, check_body_name};
+use crate::body::{JsonBody, ProviderBody, check_body_name, check_name};
 use crate::error::{ApiError, ErrorResponse};
 
 /// Default and maximum page size of list endpoints.
@@ -152,6 +152,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<ProviderRecord>), ApiError> {
     crate::ingest::reject_write_while_ingesting(&state)?;
     let name = body.name.clone().unwrap_or_default();
+    check_name(&name)?;
     let provider = body.validate(&name)?;
     let record = state
         .store

@@ -14,6 +14,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
 use tracing::warn;
 
+use crate::cookie;
 use crate::limits::{self, ClientLimits, Verdict};
 use crate::query_log::QueryLog;
 use crate::truncation;
@@ -90,7 +91,8 @@ fn response_edns(request_edns: &Edns) -> Edns {
 }
 
 /// Returns the error code for a request that is not answered from the snapshot: an EDNS
-/// version above 0, an opcode other than QUERY, or a question count other than 1.
+/// version above 0, a malformed COOKIE option, an opcode other than QUERY, or a question
+/// count other than 1.
 fn request_error(request: &Request) -> Option<ResponseCode> {
     if request
         .edns
@@ -99,6 +101,13 @@ fn request_error(request: &Request) -> Option<ResponseCode> {
     {
         // RFC 6891 §6.1.3: the response carries an OPT record of the version we support.
         return Some(ResponseCode::BADVERS);
+    }
+    if request
+        .edns
+        .as_ref()
+        .is_some_and(cookie::has_malformed_cookie)
+    {
+        return Some(ResponseCode::FormErr);
     }
     if request.metadata.op_code != OpCode::Query {
         return Some(ResponseCode::NotImp);

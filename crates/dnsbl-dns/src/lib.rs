@@ -11,6 +11,7 @@
 //! and `hickory_net`); a program that embeds this crate should filter those targets at
 //! `warn`, for example `info,hickory_server=warn,hickory_net=warn`.
 
+mod cookie;
 pub mod fallback;
 mod fast_udp;
 mod handler;

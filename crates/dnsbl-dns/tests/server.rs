@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use dnsbl_core::{AddrRange, Category, Listing, ListingSource, SnapshotBuilder};
 use dnsbl_dns::DnsServer;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::rdata::{A, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -260,6 +261,66 @@ async fn udp_edns() {
     assert_eq!(response.edns.as_ref().unwrap().rcode_high(), 1);
     assert_eq!(response.edns.as_ref().unwrap().version(), 0);
     assert!(response.answers.is_empty());
+    server.shutdown().await;
+}
+
+/// Adds an OPT record with one COOKIE option of `len` bytes to `message`.
+fn with_cookie(message: Message, len: usize) -> Message {
+    let mut message = with_edns(message, 1232, 0);
+    let edns = message.edns.as_mut().unwrap();
+    edns.options_mut()
+        .insert(EdnsOption::Unknown(10, vec![0x5c; len]));
+    message
+}
+
+#[tokio::test]
+async fn cookie_lengths_over_udp_and_tcp() {
+    let (server, addr) = start().await;
+    let name = "2.0.0.127.bl.example.";
+    // RFC 7873 §5.2.2: 8 bytes (a Client Cookie) and 16 to 40 bytes (with a Server
+    // Cookie) are well-formed; every other length is FORMERR.
+    let cases = [
+        (0, ResponseCode::FormErr),
+        (7, ResponseCode::FormErr),
+        (8, ResponseCode::NoError),
+        (9, ResponseCode::FormErr),
+        (15, ResponseCode::FormErr),
+        (16, ResponseCode::NoError),
+        (40, ResponseCode::NoError),
+        (41, ResponseCode::FormErr),
+    ];
+    for (index, (len, rcode)) in cases.into_iter().enumerate() {
+        let id = 71 + index as u16;
+        let (response, _) = udp(addr, &with_cookie(query(id, name, RecordType::A), len)).await;
+        assert_eq!(response.metadata.id, id, "cookie of {len} bytes: id");
+        assert_eq!(
+            response.metadata.response_code, rcode,
+            "cookie of {len} bytes: rcode"
+        );
+        assert_eq!(response.queries.len(), 1, "cookie of {len} bytes: question");
+        let edns = response.edns.as_ref().expect("no OPT in the response");
+        assert_eq!(edns.version(), 0, "cookie of {len} bytes: EDNS version");
+        assert!(
+            edns.options().as_ref().is_empty(),
+            "cookie of {len} bytes: the response has no EDNS options"
+        );
+        let expected = if rcode == ResponseCode::NoError {
+            vec![a(name, [127, 0, 0, 2])]
+        } else {
+            vec![]
+        };
+        assert_eq!(response.answers, expected, "cookie of {len} bytes: answers");
+    }
+
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    tcp_send(&mut stream, &with_cookie(query(81, name, RecordType::A), 7)).await;
+    let response = tcp_receive(&mut stream).await;
+    assert_eq!(
+        response.metadata.response_code,
+        ResponseCode::FormErr,
+        "TCP rcode"
+    );
+    assert!(response.edns.is_some(), "TCP: OPT in the response");
     server.shutdown().await;
 }
 

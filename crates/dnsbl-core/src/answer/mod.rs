@@ -27,6 +27,8 @@ mod txt;
 mod wire;
 
 #[cfg(test)]
+mod query_text_tests;
+#[cfg(test)]
 mod style_tests;
 #[cfg(test)]
 mod tests;
@@ -105,10 +107,13 @@ enum Lookup<'z> {
 /// The address or domain a listed name stands for. An address is kept as a value and
 /// formatted only when a TXT template uses `{query}`, so the wire path does not allocate
 /// for it.
+///
+/// Both paths render `{query}` through the `Display` below, which escapes a domain's
+/// unsafe bytes as `\DDD` (see [`txt::write_escaped`]).
 #[derive(Clone, Debug)]
 enum QueryText {
     Address(IpAddr),
-    /// Lower case, without a trailing dot.
+    /// Lower case, without a trailing dot, not escaped.
     Domain(String),
 }
 
@@ -116,7 +121,8 @@ impl fmt::Display for QueryText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             QueryText::Address(addr) => addr.fmt(f),
-            QueryText::Domain(domain) => f.write_str(domain),
+            QueryText::Domain(domain) if domain.bytes().all(txt::is_plain) => f.write_str(domain),
+            QueryText::Domain(domain) => txt::write_escaped(f, domain.as_bytes()),
         }
     }
 }
@@ -298,6 +304,8 @@ pub fn answer_texts(
     for &id in listings {
         let listing = snapshot.listings.listing(id);
         let category = &snapshot.categories[listing.category];
+        // NOTE: `{query}` in `lookup_url` gets the `\DDD` escapes too, not percent-encoding,
+        // so the URL for an escaped domain contains `\`, which browsers read as `/`.
         let lookup_url = match &spec.lookup_url {
             Some(template) => render_txt(template, query, listing, category, ""),
             None => String::new(),

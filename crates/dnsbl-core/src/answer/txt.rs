@@ -1,7 +1,7 @@
 //! TXT templates: the text a DNSBL returns for a listing (RFC 5782 §2.1 leaves its content
 //! to the list).
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 use crate::listings::{ListingRef, SourceRef};
 use crate::model::{Category, ListingSource};
@@ -10,7 +10,9 @@ use crate::model::{Category, ListingSource};
 ///
 /// Placeholders:
 /// - `{query}`: the address asked about in its usual text form (`192.0.2.1`,
-///   `2001:db8::1`) or the domain asked about, in lower case;
+///   `2001:db8::1`) or the domain asked about, in lower case, with control bytes,
+///   space, `"`, `\` and non-ASCII bytes written as the decimal escape `\DDD` of RFC 1035
+///   §5.1 (the caller escapes it; see `QueryText`);
 /// - `{provider}`: the listed provider;
 /// - `{operator}`: the operator behind the provider, empty when none is recorded;
 /// - `{source}`: why the range or domain is listed (`AS64500`, `192.0.2.0/24`, a domain);
@@ -61,6 +63,35 @@ pub fn render_txt(
     }
     output.push_str(rest);
     output
+}
+
+/// Appends the labels of a question name, joined with dots, in the presentation format of
+/// RFC 1035 §5.1: every byte outside 0x21..=0x7e (control bytes, space, DEL, non-ASCII),
+/// `"` and `\` becomes `\` and its three-digit decimal value (a line feed is `\010`).
+/// Every other byte is copied.
+///
+/// A label may hold any byte (RFC 2181 §11), and MTAs copy the TXT text into SMTP replies
+/// and logs, so the query text must not carry a line break or other control byte into
+/// them. Space and `"` are escaped too, so the query text stays one token that a quoted
+/// log field cannot end early. Bytes of 0x80 and above are escaped one by one, so UTF-8
+/// labels come out as their encoded bytes (`é` is `\195\169`).
+///
+/// A `.` is not escaped because a label that contains one never reaches a TXT record:
+/// the domain lookup answers NXDOMAIN for it.
+pub(super) fn write_escaped(output: &mut impl fmt::Write, text: &[u8]) -> fmt::Result {
+    for &byte in text {
+        if is_plain(byte) {
+            output.write_char(char::from(byte))?;
+        } else {
+            write!(output, "\\{byte:03}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether [`write_escaped`] copies `byte` as it is.
+pub(super) fn is_plain(byte: u8) -> bool {
+    matches!(byte, 0x21..=0x7e) && byte != b'"' && byte != b'\\'
 }
 
 /// The placeholder names that [`render_txt`] fills in.
