@@ -1,5 +1,6 @@
 //! `dnsbl serve --query-log FILE`: every query over UDP (both the wire path and the record
-//! path) and TCP gives exactly one line with the expected fields.
+//! path) and TCP gives exactly one line with the expected fields, and SIGHUP reopens the
+//! file.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -11,7 +12,7 @@ use hickory_proto::rr::RecordType;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::support::{Server, query_message, repo_zones};
+use crate::support::{Server, field, query_message, repo_zones};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -158,4 +159,89 @@ fn each_query_gives_one_line() {
             "{time} after {finished}"
         );
     }
+}
+
+/// Returns the query name and the rest of each line after the client field.
+fn names_and_results(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|line| line.splitn(3, ' ').nth(2).unwrap_or("").to_string())
+        .collect()
+}
+
+/// Starts a server with a database in `dir` that logs to `log_path`, and waits until the
+/// line of a first query, 2.0.0.127.bl.example A over UDP, is written.
+fn start_with_one_line(dir: &Path, log_path: &Path) -> Server {
+    let server = Server::start_with(
+        &repo_zones(),
+        &dir.join("dnsbl.sqlite"),
+        &["--query-log".as_ref(), log_path.as_os_str()],
+    );
+    ask_udp(server.addr, "2.0.0.127.bl.example", RecordType::A);
+    read_lines(log_path, 1);
+    server
+}
+
+#[test]
+fn sighup_reopens_renamed_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("queries.log");
+    let rotated = dir.path().join("queries.log.1");
+    let server = start_with_one_line(dir.path(), &log_path);
+
+    // What logrotate does: rename the file, then send SIGHUP (`systemctl reload`).
+    std::fs::rename(&log_path, &rotated).unwrap();
+    server.hangup();
+    let reopened = server.wait_for_log("query log reopened", TIMEOUT);
+    assert_eq!(
+        field(&reopened, "path"),
+        Some(log_path.to_str().unwrap()),
+        "{reopened}"
+    );
+    ask_udp(server.addr, "1.0.0.127.bl.example", RecordType::A);
+    ask_tcp(server.addr, "2.0.0.127.bl.example", RecordType::TXT);
+
+    let new_lines = read_lines(&log_path, 2);
+    assert_eq!(
+        names_and_results(&new_lines),
+        [
+            "1.0.0.127.bl.example. A NXDOMAIN -",
+            "2.0.0.127.bl.example. TXT NOERROR -"
+        ]
+    );
+    let old_lines = read_lines(&rotated, 1);
+    assert_eq!(
+        names_and_results(&old_lines),
+        ["2.0.0.127.bl.example. A NOERROR 127.0.0.2"]
+    );
+}
+
+#[test]
+fn failed_reopen_keeps_writing_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("logs")).unwrap();
+    let log_path = dir.path().join("logs/queries.log");
+    let server = start_with_one_line(dir.path(), &log_path);
+
+    // Without its directory the path cannot be created again.
+    let moved = dir.path().join("moved");
+    std::fs::rename(dir.path().join("logs"), &moved).unwrap();
+    server.hangup();
+    let failed = server.wait_for_log("failed to reopen the query log", TIMEOUT);
+    assert_eq!(
+        field(&failed, "path"),
+        Some(log_path.to_str().unwrap()),
+        "{failed}"
+    );
+    ask_udp(server.addr, "1.0.0.127.bl.example", RecordType::A);
+
+    let lines = read_lines(&moved.join("queries.log"), 2);
+    assert_eq!(
+        names_and_results(&lines),
+        [
+            "2.0.0.127.bl.example. A NOERROR 127.0.0.2",
+            "1.0.0.127.bl.example. A NXDOMAIN -"
+        ]
+    );
+    assert!(!log_path.exists(), "{} not created", log_path.display());
 }
