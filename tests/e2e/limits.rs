@@ -99,7 +99,7 @@ impl Client {
 }
 
 /// Returns the value of a counter without labels in `/metrics`.
-fn counter(text: &str, name: &str) -> u64 {
+pub fn counter(text: &str, name: &str) -> u64 {
     text.lines()
         .find_map(|line| line.strip_prefix(&format!("{name} ")))
         .unwrap_or_else(|| panic!("{name} is missing from /metrics"))
@@ -107,7 +107,7 @@ fn counter(text: &str, name: &str) -> u64 {
         .unwrap()
 }
 
-fn admin_address(server: &Server) -> SocketAddr {
+pub fn admin_address(server: &Server) -> SocketAddr {
     let line = server.wait_for_log("admin API listening", Duration::from_secs(10));
     field(&line, "address").unwrap().parse().unwrap()
 }

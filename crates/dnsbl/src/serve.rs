@@ -47,7 +47,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
 
     let mut options = crate::mirror::server_options(&args.mirrors);
-    options.query_log = open_query_log(args.query_log.as_deref())?;
+    options.query_log = open_query_log(args.query_log.as_deref(), options.query_counters.clone())?;
     args.limits.apply(&mut options);
     let query_counters = options.query_counters.clone();
     let query_log = options.query_log.clone();
@@ -320,12 +320,16 @@ async fn reload_if_changed(
     install_snapshot(store, zones, current).await
 }
 
-/// Opens the query log of `--query-log`, or returns the disabled log.
-fn open_query_log(path: Option<&std::path::Path>) -> anyhow::Result<dnsbl_dns::QueryLog> {
+/// Opens the query log of `--query-log`, counting dropped lines in `counters`, or returns
+/// the disabled log.
+fn open_query_log(
+    path: Option<&std::path::Path>,
+    counters: Arc<dnsbl_core::QueryCounters>,
+) -> anyhow::Result<dnsbl_dns::QueryLog> {
     let Some(path) = path else {
         return Ok(dnsbl_dns::QueryLog::default());
     };
-    let log = dnsbl_dns::QueryLog::open(path)
+    let log = dnsbl_dns::QueryLog::open(path, counters)
         .with_context(|| format!("failed to open the query log {}", path.display()))?;
     info!(path = %path.display(), "query log enabled");
     Ok(log)

@@ -21,9 +21,9 @@
 //! logged with its response code and `-`.
 //!
 //! [`QueryLog::record`] and [`QueryLog::record_response`] copy what they need into a
-//! bounded channel and return. When the channel is full the line is dropped and counted,
-//! and the writer thread logs the count at warn level at most every
-//! [`DROP_REPORT_INTERVAL`].
+//! bounded channel and return. When the channel is full the line is dropped and counted
+//! in [`QueryCounters::query_log_dropped`], and the writer thread logs the count at warn
+//! level at most every [`DROP_REPORT_INTERVAL`].
 //!
 //! [`QueryLog::reopen`] sends the writer thread a request to open the file at its path
 //! again, after logrotate or an operator renamed it. The request goes through the same
@@ -37,10 +37,11 @@ use std::io::{self, BufWriter, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime};
 
+use dnsbl_core::QueryCounters;
 use hickory_server::proto::op::Query;
 use hickory_server::proto::rr::{RData, Record, RecordType};
 use tracing::{error, info, warn};
@@ -66,7 +67,8 @@ pub struct QueryLog {
 #[derive(Debug)]
 struct Shared {
     sender: SyncSender<Message>,
-    dropped: AtomicU64,
+    /// The counters of the DNS listeners; the log counts its dropped lines there.
+    counters: Arc<QueryCounters>,
     /// A reopen request that did not fit in the full channel. The writer thread checks it
     /// after each run of lines, so lines queued before it may go to the new file.
     reopen_pending: AtomicBool,
@@ -99,27 +101,29 @@ pub(super) enum Content {
 
 impl QueryLog {
     /// Opens the query log at `path`, appending to the file (created if missing), or on
-    /// standard output when `path` is `-`, and starts its writer thread.
-    pub fn open(path: &Path) -> io::Result<Self> {
+    /// standard output when `path` is `-`, and starts its writer thread. Dropped lines
+    /// are counted in `counters`.
+    pub fn open(path: &Path, counters: Arc<QueryCounters>) -> io::Result<Self> {
         if path == Path::new("-") {
-            return Self::start(Box::new(io::stdout()));
+            return Self::start(Box::new(io::stdout()), counters);
         }
         let file = open_append(path)?;
-        Self::spawn(Output::new(Box::new(file), Some(path.to_path_buf())))
+        let output = Output::new(Box::new(file), Some(path.to_path_buf()));
+        Self::spawn(output, counters)
     }
 
     /// Starts the writer thread on `output`, which [`reopen`](Self::reopen) leaves as it
     /// is. The thread ends once every clone of the returned handle is dropped and the
     /// queued lines are written.
-    pub fn start(output: Box<dyn Write + Send>) -> io::Result<Self> {
-        Self::spawn(Output::new(output, None))
+    pub fn start(output: Box<dyn Write + Send>, counters: Arc<QueryCounters>) -> io::Result<Self> {
+        Self::spawn(Output::new(output, None), counters)
     }
 
-    fn spawn(output: Output) -> io::Result<Self> {
+    fn spawn(output: Output, counters: Arc<QueryCounters>) -> io::Result<Self> {
         let (sender, receiver) = std::sync::mpsc::sync_channel(CHANNEL_CAPACITY);
         let shared = Arc::new(Shared {
             sender,
-            dropped: AtomicU64::new(0),
+            counters,
             reopen_pending: AtomicBool::new(false),
         });
         let counter = Arc::downgrade(&shared);
@@ -152,11 +156,13 @@ impl QueryLog {
         self.shared.is_some()
     }
 
-    /// Returns how many lines were dropped because the writer thread fell behind.
+    /// Returns how many lines were dropped because the writer thread fell behind. The
+    /// count is that of the counters given at the start, shared with every log started
+    /// with them.
     pub fn dropped(&self) -> u64 {
-        self.shared
-            .as_ref()
-            .map_or(0, |shared| shared.dropped.load(Ordering::Relaxed))
+        self.shared.as_ref().map_or(0, |shared| {
+            shared.counters.query_log_dropped.load(Ordering::Relaxed)
+        })
     }
 
     /// Records a response of the wire path: `response` is the message as sent to
@@ -204,7 +210,9 @@ impl Shared {
             // Disconnected only if the writer thread panicked; counting keeps the answer
             // path going either way.
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .query_log_dropped
+                    .fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -313,7 +321,7 @@ fn write_lines(receiver: &Receiver<Message>, mut output: Output, shared: &std::s
         if shared.reopen_pending.swap(false, Ordering::Relaxed) {
             output.reopen();
         }
-        let dropped = shared.dropped.load(Ordering::Relaxed);
+        let dropped = shared.counters.query_log_dropped.load(Ordering::Relaxed);
         let due = last_report.is_none_or(|at| at.elapsed() >= DROP_REPORT_INTERVAL);
         if dropped > reported_drops && due {
             warn!(
@@ -354,7 +362,7 @@ mod tests {
         let name = Name::from_labels([&b"a b\n"[..], b"bl", b"example"]).unwrap();
         let query = Query::query(name, RecordType::A);
         let output = Captured::default();
-        let log = QueryLog::start(Box::new(output.clone())).unwrap();
+        let log = QueryLog::start(Box::new(output.clone()), Arc::default()).unwrap();
         log.record("[::1]:5353".parse().unwrap(), Some(&query), 3, &[]);
         drop(log);
         let text = wait_for_text(&output);
@@ -397,7 +405,8 @@ mod tests {
     fn full_channel_drops_and_counts() {
         let gate = Arc::new(Mutex::new(()));
         let gate_guard = gate.lock().unwrap();
-        let log = QueryLog::start(Box::new(Blocked(gate.clone()))).unwrap();
+        let counters = Arc::new(QueryCounters::default());
+        let log = QueryLog::start(Box::new(Blocked(gate.clone())), counters.clone()).unwrap();
         let client = "127.0.0.1:1".parse().unwrap();
         // BufWriter buffers 8 KiB before it writes, so the first lines never block. Four
         // times the capacity is enough for the writer to block and the channel to fill.
@@ -408,6 +417,11 @@ mod tests {
         let dropped = log.dropped();
         assert!(dropped > 0, "some lines dropped");
         assert!(dropped < sent as u64, "not every line dropped: {dropped}");
+        assert_eq!(
+            counters.query_log_dropped.load(Ordering::Relaxed),
+            dropped,
+            "the shared counter of /metrics"
+        );
         drop(gate_guard);
     }
 
@@ -440,7 +454,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("queries.log");
         let rotated = dir.path().join("queries.log.1");
-        let log = QueryLog::open(&path).unwrap();
+        let log = QueryLog::open(&path, Arc::default()).unwrap();
         let client = "127.0.0.1:1".parse().unwrap();
         log.record(client, Some(&query("before.bl.example.")), 0, &[]);
         assert_eq!(names(&wait_for_lines(&path, 1)), ["before.bl.example."]);
@@ -463,7 +477,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("logs")).unwrap();
         let path = dir.path().join("logs/queries.log");
-        let log = QueryLog::open(&path).unwrap();
+        let log = QueryLog::open(&path, Arc::default()).unwrap();
         let client = "127.0.0.1:1".parse().unwrap();
         log.record(client, Some(&query("before.bl.example.")), 0, &[]);
 
@@ -484,7 +498,7 @@ mod tests {
     #[test]
     fn reopen_of_other_output_keeps_it() {
         let output = Captured::default();
-        let log = QueryLog::start(Box::new(output.clone())).unwrap();
+        let log = QueryLog::start(Box::new(output.clone()), Arc::default()).unwrap();
         let client = "127.0.0.1:1".parse().unwrap();
         log.record(client, Some(&query("before.bl.example.")), 0, &[]);
         log.reopen();
@@ -507,7 +521,7 @@ mod tests {
         let gate = Arc::new(Mutex::new(()));
         let gate_guard = gate.lock().unwrap();
         let output = Output::new(Box::new(Blocked(gate.clone())), Some(path.clone()));
-        let log = QueryLog::spawn(output).unwrap();
+        let log = QueryLog::spawn(output, Arc::default()).unwrap();
         let client = "127.0.0.1:1".parse().unwrap();
         for _ in 0..CHANNEL_CAPACITY * 4 {
             log.record(client, Some(&query("before.bl.example.")), 0, &[]);
