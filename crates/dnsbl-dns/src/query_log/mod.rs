@@ -77,7 +77,7 @@ struct Shared {
 /// A request to the writer thread.
 enum Message {
     Line(Entry),
-    /// Open the file at the log's path again; the lines queued before go to the old file.
+    /// Open the file at the log's path again. The lines queued before it go to the old file.
     Reopen,
 }
 
@@ -277,8 +277,8 @@ impl Output {
         };
         match open_append(path) {
             Ok(file) => {
-                // The buffered lines were recorded before the request, so they belong to
-                // the old file.
+                // The buffered lines were recorded before the request was handled, so they
+                // belong to the old file.
                 let path = path.clone();
                 self.flush();
                 self.writer = BufWriter::new(Box::new(file));
@@ -530,7 +530,7 @@ mod tests {
         log.reopen();
         drop(gate_guard);
 
-        // The writer thread creates the file once it has written the queued lines.
+        // The writer thread creates the file when it takes the request from the flag.
         let deadline = Instant::now() + Duration::from_secs(5);
         while !path.exists() {
             assert!(Instant::now() < deadline, "{} not created", path.display());
