@@ -14,6 +14,7 @@ use hickory_proto::rr::RecordType;
 
 use crate::admin::create_token;
 use crate::http::request;
+use crate::mail::installed;
 use crate::support::{Server, a_values, binary, field, query_message, repo_zones};
 
 /// How long a client waits before it takes a missing response as dropped.
@@ -99,7 +100,7 @@ impl Client {
 }
 
 /// Returns the value of a counter without labels in `/metrics`.
-fn counter(text: &str, name: &str) -> u64 {
+pub fn counter(text: &str, name: &str) -> u64 {
     text.lines()
         .find_map(|line| line.strip_prefix(&format!("{name} ")))
         .unwrap_or_else(|| panic!("{name} is missing from /metrics"))
@@ -107,7 +108,7 @@ fn counter(text: &str, name: &str) -> u64 {
         .unwrap()
 }
 
-fn admin_address(server: &Server) -> SocketAddr {
+pub fn admin_address(server: &Server) -> SocketAddr {
     let line = server.wait_for_log("admin API listening", Duration::from_secs(10));
     field(&line, "address").unwrap().parse().unwrap()
 }
@@ -227,6 +228,125 @@ fn rate_limit_acl_and_counters() {
     ];
     for (name, expected) in cases {
         assert_eq!(counter(&metrics.body, name), expected, "{name}");
+    }
+}
+
+/// The parts of `dig +comments` output that show the header and the OPT record.
+#[derive(Debug, PartialEq, Eq)]
+struct DigHeader {
+    status: String,
+    /// The `;; flags:` line: header flags and section counts.
+    flags: String,
+    /// The `; EDNS:` line of the OPT pseudosection, `None` without an OPT record.
+    edns: Option<String>,
+}
+
+/// Asks for `LISTED` A with dig from `source` and returns the header. `+ignore` keeps
+/// dig from retrying a truncated response over TCP.
+fn dig_header(server: SocketAddr, source: &str, options: &[&str]) -> DigHeader {
+    let output = std::process::Command::new("dig")
+        .args(["-b", source, &format!("@{}", server.ip())])
+        .args(["-p", &server.port().to_string()])
+        .args(["+noall", "+comments", "+ignore", "+time=2", "+tries=1"])
+        .args(options)
+        .args([LISTED, "A"])
+        .output()
+        .expect("dig runs");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "dig {options:?} failed: {text}");
+    let find = |prefix: &str| {
+        text.lines()
+            .find(|line| line.starts_with(prefix))
+            .map(str::to_string)
+    };
+    let header = find(";; ->>HEADER<<-").unwrap_or_else(|| panic!("no header: {text}"));
+    let status = header
+        .split("status: ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no status: {header}"))
+        .to_string();
+    DigHeader {
+        status,
+        flags: find(";; flags:").unwrap_or_else(|| panic!("no flags: {text}")),
+        edns: find("; EDNS:"),
+    }
+}
+
+#[test]
+fn limited_responses_keep_opt() {
+    if !installed("dig", "dnsutils") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let zones = zones_with_acl(
+        dir.path(),
+        "  { prefix = \"127.0.2.66\", action = \"refuse\" },\n",
+    );
+    let args = ["--rrl-responses-per-second", "1", "--rrl-slip", "1"];
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    let server = Server::start_with(&zones, &dir.path().join("dnsbl.sqlite"), &args);
+
+    let slipped_flags = ";; flags: qr aa tc rd; QUERY: 1, ANSWER: 0, AUTHORITY: 0, ADDITIONAL: 1";
+    let edns = |flags: &str, payload: u16| {
+        Some(format!("; EDNS: version: 0, flags:{flags}; udp: {payload}"))
+    };
+    // Without a COOKIE option dig's query is a plain one, which the wire path answers;
+    // with one (dig's default) the record path answers it. Each case runs from its own
+    // client /24, so it starts with a full token bucket.
+    let slips = [
+        (&["+nocookie", "+bufsize=1000"][..], edns("", 1000)),
+        (&["+bufsize=1000"], edns("", 1000)),
+        (
+            &["+nocookie", "+bufsize=4096", "+dnssec"],
+            edns(" do", 1232),
+        ),
+        (&["+bufsize=4096", "+dnssec"], edns(" do", 1232)),
+        (&["+nocookie", "+bufsize=300"], edns("", 512)),
+        (&["+bufsize=300"], edns("", 512)),
+    ];
+    for (index, (options, expected_edns)) in slips.into_iter().enumerate() {
+        let source = format!("127.0.{}.1", 10 + index);
+        let first = dig_header(server.addr, &source, options);
+        assert_eq!(first.status, "NOERROR", "{options:?}");
+        assert!(!first.flags.contains(" tc"), "{options:?}: {first:?}");
+        assert_eq!(first.edns, expected_edns, "first answer of {options:?}");
+        let slipped = dig_header(server.addr, &source, options);
+        assert_eq!(slipped.status, "NOERROR", "{options:?}");
+        assert_eq!(slipped.flags, slipped_flags, "{options:?}");
+        assert_eq!(slipped.edns, expected_edns, "slipped answer of {options:?}");
+    }
+
+    // A query without EDNS gets a slipped response without an OPT record.
+    let source = "127.0.30.1";
+    dig_header(server.addr, source, &["+noedns"]);
+    let slipped = dig_header(server.addr, source, &["+noedns"]);
+    assert_eq!(
+        slipped.flags,
+        ";; flags: qr aa tc rd; QUERY: 1, ANSWER: 0, AUTHORITY: 0, ADDITIONAL: 0"
+    );
+    assert_eq!(slipped.edns, None);
+
+    // The access list refuses 127.0.2.66 on every path alike: UDP wire path, UDP record
+    // path and TCP.
+    for options in [
+        &["+nocookie", "+bufsize=1000"][..],
+        &["+bufsize=1000"],
+        &["+tcp", "+bufsize=1000"],
+        &["+tcp", "+nocookie", "+bufsize=1000", "+dnssec"],
+    ] {
+        let refused = dig_header(server.addr, "127.0.2.66", options);
+        let expected_edns = if options.contains(&"+dnssec") {
+            edns(" do", 1000)
+        } else {
+            edns("", 1000)
+        };
+        let expected = DigHeader {
+            status: "REFUSED".to_string(),
+            flags: ";; flags: qr rd; QUERY: 1, ANSWER: 0, AUTHORITY: 0, ADDITIONAL: 1".to_string(),
+            edns: expected_edns,
+        };
+        assert_eq!(refused, expected, "{options:?}");
     }
 }
 

@@ -1,9 +1,13 @@
 //! `dnsbl serve --query-log FILE`: every query over UDP (both the wire path and the record
-//! path) and TCP gives exactly one line with the expected fields.
+//! path) and TCP gives exactly one line with the expected fields, SIGHUP reopens the file,
+//! and lines dropped when nothing reads the log are counted in `/metrics`.
 
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
+use std::process::Command;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::Message;
@@ -11,7 +15,10 @@ use hickory_proto::rr::RecordType;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::support::{Server, query_message, repo_zones};
+use crate::admin::create_token;
+use crate::http::request;
+use crate::limits::{admin_address, counter};
+use crate::support::{Server, field, query_message, repo_zones};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -158,4 +165,167 @@ fn each_query_gives_one_line() {
             "{time} after {finished}"
         );
     }
+}
+
+/// Returns the query name and the rest of each line after the client field.
+fn names_and_results(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|line| line.splitn(3, ' ').nth(2).unwrap_or("").to_string())
+        .collect()
+}
+
+/// Starts a server with a database in `dir` that logs to `log_path`, and waits until the
+/// line of a first query, 2.0.0.127.bl.example A over UDP, is written.
+fn start_with_one_line(dir: &Path, log_path: &Path) -> Server {
+    let server = Server::start_with(
+        &repo_zones(),
+        &dir.join("dnsbl.sqlite"),
+        &["--query-log".as_ref(), log_path.as_os_str()],
+    );
+    ask_udp(server.addr, "2.0.0.127.bl.example", RecordType::A);
+    read_lines(log_path, 1);
+    server
+}
+
+#[test]
+fn sighup_reopens_renamed_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("queries.log");
+    let rotated = dir.path().join("queries.log.1");
+    let server = start_with_one_line(dir.path(), &log_path);
+
+    // What logrotate does: rename the file, then send SIGHUP (`systemctl reload`).
+    std::fs::rename(&log_path, &rotated).unwrap();
+    server.hangup();
+    let reopened = server.wait_for_log("query log reopened", TIMEOUT);
+    assert_eq!(
+        field(&reopened, "path"),
+        Some(log_path.to_str().unwrap()),
+        "{reopened}"
+    );
+    ask_udp(server.addr, "1.0.0.127.bl.example", RecordType::A);
+    ask_tcp(server.addr, "2.0.0.127.bl.example", RecordType::TXT);
+
+    let new_lines = read_lines(&log_path, 2);
+    assert_eq!(
+        names_and_results(&new_lines),
+        [
+            "1.0.0.127.bl.example. A NXDOMAIN -",
+            "2.0.0.127.bl.example. TXT NOERROR -"
+        ]
+    );
+    let old_lines = read_lines(&rotated, 1);
+    assert_eq!(
+        names_and_results(&old_lines),
+        ["2.0.0.127.bl.example. A NOERROR 127.0.0.2"]
+    );
+}
+
+#[test]
+fn failed_reopen_keeps_writing_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("logs")).unwrap();
+    let log_path = dir.path().join("logs/queries.log");
+    let server = start_with_one_line(dir.path(), &log_path);
+
+    // Without its directory the path cannot be created again.
+    let moved = dir.path().join("moved");
+    std::fs::rename(dir.path().join("logs"), &moved).unwrap();
+    server.hangup();
+    let failed = server.wait_for_log("failed to reopen the query log", TIMEOUT);
+    assert_eq!(
+        field(&failed, "path"),
+        Some(log_path.to_str().unwrap()),
+        "{failed}"
+    );
+    ask_udp(server.addr, "1.0.0.127.bl.example", RecordType::A);
+
+    let lines = read_lines(&moved.join("queries.log"), 2);
+    assert_eq!(
+        names_and_results(&lines),
+        [
+            "2.0.0.127.bl.example. A NOERROR 127.0.0.2",
+            "1.0.0.127.bl.example. A NXDOMAIN -"
+        ]
+    );
+    assert!(!log_path.exists(), "{} not created", log_path.display());
+}
+
+/// Queries sent while nothing reads the query log. The FIFO's pipe buffer (64 KiB on
+/// Linux), the writer's 8 KiB buffer and the queue of 4096 lines take about 5,000 lines
+/// of about 75 bytes, so the rest is dropped.
+const FLOOD_QUERIES: usize = 8000;
+
+#[test]
+fn dropped_lines_counted_in_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("queries.fifo");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success(), "mkfifo {}", fifo.display());
+    // The server's open of a FIFO waits for a reader, so one opens it before the start.
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || File::open(fifo).unwrap())
+    };
+    let db = dir.path().join("dnsbl.sqlite");
+    let token = create_token(&db, "prometheus", "read");
+    let server = Server::start_with(
+        &repo_zones(),
+        &db,
+        &["--query-log".as_ref(), fifo.as_os_str()],
+    );
+    let reader = reader.join().unwrap();
+    let admin = admin_address(&server);
+
+    // The log records each response before it is sent, so once the last response has
+    // arrived, the count of dropped lines is final.
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let request = query_message("2.0.0.127.bl.example", RecordType::A)
+        .to_vec()
+        .unwrap();
+    let mut buffer = [0u8; 512];
+    for index in 0..FLOOD_QUERIES {
+        socket.send_to(&request, server.addr).unwrap();
+        socket
+            .recv_from(&mut buffer)
+            .unwrap_or_else(|e| panic!("no response to query {index}: {e}"));
+    }
+    let metrics = request_metrics(admin, &token);
+    assert!(
+        metrics.contains(
+            "# HELP dnsbl_dns_query_log_dropped_total Query log lines dropped because the \
+             log's writer thread fell behind.\n\
+             # TYPE dnsbl_dns_query_log_dropped_total counter\n"
+        ),
+        "{metrics}"
+    );
+    let dropped = counter(&metrics, "dnsbl_dns_query_log_dropped_total") as usize;
+    assert!(dropped > 0, "some lines dropped");
+    assert!(dropped < FLOOD_QUERIES, "some lines kept: {dropped}");
+
+    // Every line that was not dropped reaches the reader, and no more.
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            if line.is_err() || sender.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    let expected = FLOOD_QUERIES - dropped;
+    for index in 0..expected {
+        lines
+            .recv_timeout(TIMEOUT)
+            .unwrap_or_else(|e| panic!("line {index} of {expected} not written: {e}"));
+    }
+    let extra = lines.recv_timeout(Duration::from_millis(300));
+    assert!(extra.is_err(), "more than {expected} lines written");
+}
+
+fn request_metrics(admin: SocketAddr, token: &str) -> String {
+    let response = request(admin, "GET", "/metrics", Some(token), None);
+    assert_eq!(response.status, 200, "body: {}", response.body);
+    response.body
 }

@@ -114,6 +114,11 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             "Admin API writes that changed the listings.",
             &state.metrics.listing_writes,
         ),
+        (
+            "dnsbl_dns_query_log_dropped_total",
+            "Query log lines dropped because the log's writer thread fell behind.",
+            &state.queries.query_log_dropped,
+        ),
     ];
     let counters = counters
         .map(|(name, help, value)| (name, help, value.load(Ordering::Relaxed)))

@@ -1,6 +1,6 @@
 //! Lock-free query counters shared by the DNS listeners and the admin API's `/metrics`:
-//! responses by zone, query type and response code (RFC 1035 §4.1.1, RFC 6895 §2.3), and
-//! responses that reported a listing.
+//! responses by zone, query type and response code (RFC 1035 §4.1.1, RFC 6895 §2.3),
+//! responses that reported a listing, and dropped query log lines.
 //!
 //! Recording is one relaxed atomic add into a fixed array, so the UDP wire path counts
 //! without allocating or locking.
@@ -28,6 +28,8 @@ pub struct QueryCounters {
     listed: Box<[AtomicU64]>,
     /// Responses withheld or replaced by response rate limiting and zone access lists.
     pub limits: LimitCounters,
+    /// Query log lines dropped because the log's writer thread fell behind.
+    pub query_log_dropped: AtomicU64,
 }
 
 /// Counters of the client limits, one per outcome other than a normal answer.
@@ -79,6 +81,7 @@ impl Default for QueryCounters {
             responses: zeros(ZONE_SLOTS * TYPE_LABELS.len() * RCODE_LABELS.len()),
             listed: zeros(ZONE_SLOTS),
             limits: LimitCounters::default(),
+            query_log_dropped: AtomicU64::new(0),
         }
     }
 }

@@ -47,9 +47,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let current = Arc::new(ArcSwap::from_pointee(snapshot));
 
     let mut options = crate::mirror::server_options(&args.mirrors);
-    options.query_log = open_query_log(args.query_log.as_deref())?;
+    options.query_log = open_query_log(args.query_log.as_deref(), options.query_counters.clone())?;
     args.limits.apply(&mut options);
     let query_counters = options.query_counters.clone();
+    let query_log = options.query_log.clone();
     let server = listeners
         .start(current.clone(), options)
         .with_context(|| format!("failed to start the DNS listeners on {}", args.listen))?;
@@ -84,6 +85,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             listings_changed,
             limit,
             hangup,
+            query_log,
         )))
     };
     let shutdown = shutdown_signal();
@@ -249,11 +251,11 @@ fn log_snapshot(snapshot: &Snapshot, source: SnapshotSource, started: Instant) {
     );
 }
 
-/// Rebuilds the snapshot on SIGHUP (after reading zones/ again) and when the database's
-/// serial changes, for example after `dnsbl ingest` in another process or at once when
-/// the admin API notifies `listings_changed`. A serial change reuses the zones of the
-/// last read of zones/. A failed reload is logged and the queries are still answered
-/// from the current snapshot.
+/// Rebuilds the snapshot on SIGHUP (after reopening the query log and reading zones/
+/// again) and when the database's serial changes, for example after `dnsbl ingest` in
+/// another process or at once when the admin API notifies `listings_changed`. A serial
+/// change reuses the zones of the last read of zones/. A failed reload is logged and the
+/// queries are still answered from the current snapshot.
 #[allow(clippy::too_many_arguments)]
 async fn watch_for_changes(
     store: Store,
@@ -264,6 +266,7 @@ async fn watch_for_changes(
     listings_changed: Arc<tokio::sync::Notify>,
     limit: RangeLimit,
     mut hangup: Option<tokio::signal::unix::Signal>,
+    query_log: dnsbl_dns::QueryLog,
 ) {
     let mut ticker = tokio::time::interval(poll);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -274,6 +277,9 @@ async fn watch_for_changes(
             Some(()) = async { match hangup.as_mut() { Some(h) => h.recv().await, None => None } } => true,
         };
         let result = if from_signal {
+            // logrotate sends SIGHUP after renaming the query log. The writer thread
+            // opens the file again, so this returns at once.
+            query_log.reopen();
             info!(zones = %zones_root.display(), "SIGHUP received, reading the zones directory again");
             reload_all(&store, &zones_root, &current, &limit)
                 .await
@@ -314,12 +320,16 @@ async fn reload_if_changed(
     install_snapshot(store, zones, current).await
 }
 
-/// Opens the query log of `--query-log`, or returns the disabled log.
-fn open_query_log(path: Option<&std::path::Path>) -> anyhow::Result<dnsbl_dns::QueryLog> {
+/// Opens the query log of `--query-log`, counting dropped lines in `counters`, or returns
+/// the disabled log.
+fn open_query_log(
+    path: Option<&std::path::Path>,
+    counters: Arc<dnsbl_core::QueryCounters>,
+) -> anyhow::Result<dnsbl_dns::QueryLog> {
     let Some(path) = path else {
         return Ok(dnsbl_dns::QueryLog::default());
     };
-    let log = dnsbl_dns::QueryLog::open(path)
+    let log = dnsbl_dns::QueryLog::open(path, counters)
         .with_context(|| format!("failed to open the query log {}", path.display()))?;
     info!(path = %path.display(), "query log enabled");
     Ok(log)

@@ -76,11 +76,13 @@ pub enum Transport {
 pub enum Verdict {
     /// Send it.
     Answer,
-    /// Send the header and question only, with TC set.
+    /// Send the header, the question and the OPT record (if the query had one) only,
+    /// with TC set.
     Slip,
     /// Send nothing.
     Drop,
-    /// Send the header and question only, with rcode REFUSED.
+    /// Send the header, the question and the OPT record (if the query had one) only,
+    /// with rcode REFUSED.
     Refuse,
 }
 
