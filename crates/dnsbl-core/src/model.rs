@@ -81,6 +81,16 @@ pub enum ZoneKind {
     Domain,
 }
 
+impl ZoneKind {
+    /// Returns the name of the kind as zones.toml and the admin API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneKind::Address => "address",
+            ZoneKind::Domain => "domain",
+        }
+    }
+}
+
 /// The SOA fields of a zone. Times are in seconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SoaSpec {
