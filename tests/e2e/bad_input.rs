@@ -205,6 +205,18 @@ fn cases() -> Vec<Case> {
             expected: &["category \"x\"", "127.0.0.1"],
         },
         Case {
+            name: "code 127.0.0.0",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: register_with(
+                "[[category]]\nname = \"x\"\ncode = \"127.0.0.0\"\ntxt = \"t\"",
+            ),
+            expected: &[
+                "category \"x\": invalid listing code 127.0.0.0 for category \"x\": 127.0.0.0 \
+                 is the network address of 127.0.0.0/8, not a listing code",
+            ],
+        },
+        Case {
             name: "allow domain in address zone",
             runner: Runner::Serve,
             file: "register.toml",

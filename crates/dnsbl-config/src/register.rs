@@ -456,6 +456,17 @@ mod tests {
     }
 
     #[test]
+    fn network_address_code_rejected() {
+        let text = "[[category]]\nname = \"x\"\ncode = \"127.0.0.0\"\ntxt = \"\"\n";
+        let error = parse_str(text).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "register.toml: category \"x\": invalid listing code 127.0.0.0 for category \"x\": \
+             127.0.0.0 is the network address of 127.0.0.0/8, not a listing code"
+        );
+    }
+
+    #[test]
     fn register_errors_name_the_entry() {
         let provider = |extra: &str| {
             format!("{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"bad\"\n{extra}\n")
