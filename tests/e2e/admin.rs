@@ -237,24 +237,15 @@ fn admin_errors_and_tokens() {
         "invalid_json",
         None,
     );
-    let missing = request(
-        admin,
-        "POST",
-        "/v1/providers",
-        token,
-        Some(r#"{"name":"a"}"#),
-    );
+    let post_provider = |body: &str| request(admin, "POST", "/v1/providers", token, Some(body));
+    let missing = post_provider(r#"{"name":"a"}"#);
     assert_error(&missing, 422, "invalid_field", Some("category"));
     assert_eq!(
         missing.json()["error"]["message"],
         "category: missing field `category` at line 1 column 12"
     );
-    let wrong_type = request(
-        admin,
-        "POST",
-        "/v1/providers",
-        token,
-        Some(r#"{"name":"a","category":"bad-service-provider","netblocks":["192.0.2.0/24",5]}"#),
+    let wrong_type = post_provider(
+        r#"{"name":"a","category":"bad-service-provider","netblocks":["192.0.2.0/24",5]}"#,
     );
     assert_error(&wrong_type, 422, "invalid_field", Some("netblocks[1]"));
     let error = &wrong_type.json()["error"];
