@@ -237,17 +237,24 @@ fn admin_errors_and_tokens() {
         "invalid_json",
         None,
     );
-    assert_error(
-        &request(
-            admin,
-            "POST",
-            "/v1/providers",
-            token,
-            Some(r#"{"name":"a"}"#),
-        ),
-        422,
-        "invalid_field",
-        None,
+    let post_provider = |body: &str| request(admin, "POST", "/v1/providers", token, Some(body));
+    let missing = post_provider(r#"{"name":"a"}"#);
+    assert_error(&missing, 422, "invalid_field", Some("category"));
+    assert_eq!(
+        missing.json()["error"]["message"],
+        "category: missing field `category` at line 1 column 12"
+    );
+    let wrong_type = post_provider(
+        r#"{"name":"a","category":"bad-service-provider","netblocks":["192.0.2.0/24",5]}"#,
+    );
+    assert_error(&wrong_type, 422, "invalid_field", Some("netblocks[1]"));
+    let error = &wrong_type.json()["error"];
+    assert_eq!(error["value"], "5", "body: {}", wrong_type.body);
+    assert_eq!(
+        error["message"],
+        "netblocks[1]: invalid type: integer `5`, expected a string at line 1 column 75",
+        "body: {}",
+        wrong_type.body
     );
     assert_eq!(
         request(admin, "POST", "/v1/providers", token, Some(valid)).status,

@@ -142,6 +142,8 @@ fn ingest_from_url() {
     assert_eq!(run["sources"][0], url.as_str(), "run: {run}");
     assert!(run["ranges_stored"].as_u64().unwrap() >= 1, "run: {run}");
     assert!(run["error"].is_null(), "run: {run}");
+    assert_eq!(run["bytes_downloaded"], GOOD_CSV.len(), "run: {run}");
+    let ok_id = id;
     // The run reports ok only once the new snapshot is served.
     assert_eq!(listed(&server, MOVED_QUERY), ["127.0.0.2"]);
     assert!(listed(&server, BUNDLED_QUERY).is_empty());
@@ -153,6 +155,7 @@ fn ingest_from_url() {
     let error = run["error"].as_str().expect("a failed run has an error");
     assert!(error.contains(&url), "error {error:?} names the URL");
     assert!(error.contains("404"), "error {error:?} names the status");
+    assert_eq!(run["bytes_downloaded"], 0, "run: {run}");
     assert_eq!(listed(&server, MOVED_QUERY), ["127.0.0.2"]);
 
     files.set("/asn-ipv4.csv", 200, BROKEN_CSV.as_bytes(), Duration::ZERO);
@@ -168,6 +171,7 @@ fn ingest_from_url() {
         error.contains("192.0.2.300"),
         "error {error:?} names the value"
     );
+    assert_eq!(run["bytes_downloaded"], BROKEN_CSV.len(), "run: {run}");
     assert_eq!(listed(&server, MOVED_QUERY), ["127.0.0.2"]);
     assert!(listed(&server, BUNDLED_QUERY).is_empty());
 
@@ -187,6 +191,20 @@ fn ingest_from_url() {
         .map(|run| run["status"].as_str().unwrap_or("").to_owned())
         .collect();
     assert_eq!(statuses, ["failed", "failed", "ok"]);
+    let first = request(
+        admin,
+        "GET",
+        &format!("/v1/ingest-runs/{ok_id}"),
+        Some(&read_token),
+        None,
+    );
+    assert_eq!(first.status, 200, "body: {}", first.body);
+    assert_eq!(
+        first.json()["bytes_downloaded"],
+        GOOD_CSV.len(),
+        "body: {}",
+        first.body
+    );
     let missing = request(admin, "GET", "/v1/ingest-runs/999999", Some(&token), None);
     assert_eq!(missing.status, 404, "body: {}", missing.body);
     let invalid = request(admin, "GET", "/v1/ingest-runs/x", Some(&token), None);

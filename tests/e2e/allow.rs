@@ -77,6 +77,30 @@ fn allow_entry_exempts_in_dns() {
         let response = request(admin, "POST", "/v1/allow", token, Some(body));
         assert_error(&response, 422, code);
     }
+    let kind_cases = [
+        (
+            r#"{"target":"mail.example.org","reason":"r","zone":"bl.example"}"#,
+            "bl.example",
+            "\"mail.example.org\" is a domain, but zone \"bl.example\" is an address zone, \
+             where the entry has no effect; name a domain zone or leave out zone to apply the \
+             entry to every zone",
+        ),
+        (
+            r#"{"target":"198.51.100.8","reason":"r","zone":"DBL.example."}"#,
+            "DBL.example.",
+            "\"198.51.100.8\" is an address, but zone \"dbl.example\" is a domain zone, \
+             where the entry has no effect; name an address zone or leave out zone to apply \
+             the entry to every zone",
+        ),
+    ];
+    for (body, zone, message) in kind_cases {
+        let response = request(admin, "POST", "/v1/allow", token, Some(body));
+        assert_error(&response, 422, "zone_kind_mismatch");
+        let error = &response.json()["error"];
+        assert_eq!(error["field"], "zone", "body: {}", response.body);
+        assert_eq!(error["value"], zone, "body: {}", response.body);
+        assert_eq!(error["message"], message, "body: {}", response.body);
+    }
 
     let path = format!("/v1/allow/{id}");
     let deleted = request(admin, "DELETE", &path, token, None);

@@ -205,6 +205,42 @@ fn cases() -> Vec<Case> {
             expected: &["category \"x\"", "127.0.0.1"],
         },
         Case {
+            name: "code 127.0.0.0",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: register_with(
+                "[[category]]\nname = \"x\"\ncode = \"127.0.0.0\"\ntxt = \"t\"",
+            ),
+            expected: &[
+                "category \"x\": invalid listing code 127.0.0.0 for category \"x\": 127.0.0.0 \
+                 is the network address of 127.0.0.0/8, not a listing code",
+            ],
+        },
+        Case {
+            name: "allow domain in address zone",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: register_with(
+                "[[allow]]\nvalue = \"mail.example.org\"\nreason = \"r\"\nzone = \"bl.example\"",
+            ),
+            expected: &[
+                "allow \"mail.example.org\": \"mail.example.org\" is a domain, but zone \
+                 \"bl.example\" is an address zone, where the entry has no effect",
+            ],
+        },
+        Case {
+            name: "allow address in domain zone",
+            runner: Runner::IngestZones,
+            file: "register.toml",
+            contents: register_with(
+                "[[allow]]\nvalue = \"192.0.2.0/28\"\nreason = \"r\"\nzone = \"dbl.example\"",
+            ),
+            expected: &[
+                "allow \"192.0.2.0/28\": \"192.0.2.0/28\" is an address, but zone \
+                 \"dbl.example\" is a domain zone, where the entry has no effect",
+            ],
+        },
+        Case {
             name: "zones toml syntax",
             runner: Runner::Serve,
             file: "zones.toml",

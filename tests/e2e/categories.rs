@@ -90,6 +90,13 @@ fn category_writes_reject_bad_input() {
         .unwrap()
         .to_owned();
     assert!(message.contains("127.0.0.0/8"), "message {message:?}");
+    let network = post(r#"{"name":"x","code":"127.0.0.0","txt":""}"#);
+    assert_invalid(&network, "invalid_code", "code", "127.0.0.0");
+    assert_eq!(
+        network.json()["error"]["message"],
+        "invalid listing code 127.0.0.0 for category \"x\": 127.0.0.0 is the network \
+         address of 127.0.0.0/8, not a listing code"
+    );
     assert_invalid(
         &post(r#"{"name":"x","code":"127.0.0.1","txt":""}"#),
         "invalid_code",

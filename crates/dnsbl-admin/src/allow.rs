@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use dnsbl_config::{AllowEntry, AllowTarget};
-use dnsbl_core::AddrRange;
+use dnsbl_core::{AddrRange, ZoneKind};
 use dnsbl_store::{AllowRecord, Page, TokenInfo};
 use serde::Deserialize;
 
@@ -28,8 +28,9 @@ pub struct AllowBody {
 }
 
 impl AllowBody {
-    /// Checks every field against the zones being served and returns the entry.
-    fn validate(self, zones: &[String]) -> Result<AllowEntry, ApiError> {
+    /// Checks every field against the zones being served, given by name and kind, and
+    /// returns the entry.
+    fn validate(self, zones: &[(String, ZoneKind)]) -> Result<AllowEntry, ApiError> {
         let looks_like_address = self.target.contains(':')
             || self.target.contains('/')
             || self
@@ -59,14 +60,20 @@ impl AllowBody {
             None => None,
             Some(zone) => {
                 let apex = zone.trim_end_matches('.').to_ascii_lowercase();
-                if !zones.contains(&apex) {
+                let Some((_, kind)) = zones.iter().find(|(name, _)| *name == apex) else {
+                    let names: Vec<&str> = zones.iter().map(|(name, _)| name.as_str()).collect();
                     return Err(ApiError::invalid(
                         "unknown_zone",
                         "zone",
                         zone,
-                        format!("expected one of the served zones: {}", zones.join(", ")),
+                        format!("expected one of the served zones: {}", names.join(", ")),
                     ));
-                }
+                };
+                target
+                    .check_zone_kind(&self.target, &apex, *kind)
+                    .map_err(|message| {
+                        ApiError::invalid("zone_kind_mismatch", "zone", &zone, message)
+                    })?;
                 Some(apex)
             }
         };
@@ -123,12 +130,12 @@ pub async fn create(
     JsonBody(body): JsonBody<AllowBody>,
 ) -> Result<(StatusCode, Json<AllowRecord>), ApiError> {
     crate::ingest::reject_write_while_ingesting(&state)?;
-    let zones: Vec<String> = state
+    let zones: Vec<(String, ZoneKind)> = state
         .snapshot
         .load()
         .zones
         .iter()
-        .map(|zone| zone.spec.name.to_ascii_lowercase())
+        .map(|zone| (zone.spec.name.to_ascii_lowercase(), zone.spec.kind))
         .collect();
     let entry = body.validate(&zones)?;
     let record = state
@@ -176,4 +183,79 @@ pub async fn delete(
         .await?;
     state.listings_changed().await?;
     Ok(Json(record))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn served_zones() -> Vec<(String, ZoneKind)> {
+        vec![
+            ("bl.example".to_owned(), ZoneKind::Address),
+            ("dbl.example".to_owned(), ZoneKind::Domain),
+        ]
+    }
+
+    fn body(target: &str, zone: Option<&str>) -> AllowBody {
+        AllowBody {
+            target: target.to_owned(),
+            reason: "customer relay".to_owned(),
+            zone: zone.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn zone_of_other_kind_rejected() {
+        let cases = [
+            (
+                "mail.example.org",
+                "BL.example.",
+                "\"mail.example.org\" is a domain, but zone \"bl.example\" is an address zone, \
+                 where the entry has no effect; name a domain zone or leave out zone to apply \
+                 the entry to every zone",
+            ),
+            (
+                "198.51.100.7",
+                "dbl.example",
+                "\"198.51.100.7\" is an address, but zone \"dbl.example\" is a domain zone, \
+                 where the entry has no effect; name an address zone or leave out zone to apply \
+                 the entry to every zone",
+            ),
+            (
+                "2001:db8::/64",
+                "dbl.example",
+                "\"2001:db8::/64\" is an address, but zone \"dbl.example\" is a domain zone, \
+                 where the entry has no effect; name an address zone or leave out zone to apply \
+                 the entry to every zone",
+            ),
+        ];
+        for (target, zone, message) in cases {
+            let error = body(target, Some(zone))
+                .validate(&served_zones())
+                .unwrap_err();
+            assert_eq!(
+                error.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "target {target}"
+            );
+            assert_eq!(error.body.code, "zone_kind_mismatch", "target {target}");
+            assert_eq!(error.body.field.as_deref(), Some("zone"), "target {target}");
+            assert_eq!(error.body.value.as_deref(), Some(zone), "target {target}");
+            assert_eq!(error.body.message, message, "target {target}");
+        }
+    }
+
+    #[test]
+    fn zone_of_same_kind_accepted() {
+        let cases = [
+            ("mail.example.org", Some("dbl.example")),
+            ("mail.example.org", None),
+            ("198.51.100.7", Some("bl.example")),
+            ("198.51.100.0-198.51.100.9", None),
+        ];
+        for (target, zone) in cases {
+            let entry = body(target, zone).validate(&served_zones()).unwrap();
+            assert_eq!(entry.zone.as_deref(), zone, "target {target}");
+        }
+    }
 }

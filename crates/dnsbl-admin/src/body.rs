@@ -15,7 +15,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A JSON object body: 400 for malformed JSON, 422 for JSON of the wrong shape (including
 /// an array, which serde would otherwise read as the struct's fields in order), 413 when
-/// larger than [`MAX_BODY_BYTES`].
+/// larger than [`MAX_BODY_BYTES`]. A 422 names the field path, such as `netblocks[2]`, and
+/// the rejected value when it is a string, number, boolean or null.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -49,19 +50,72 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 }
             });
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|error| {
-                if error.is_data() {
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid_field",
-                        error.to_string(),
-                    )
-                } else {
-                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", error.to_string())
-                }
-            })
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|error| data_error(&bytes, error))?;
+        // Trailing characters after the object are a syntax error, as in serde_json::from_slice.
+        deserializer.end().map_err(|error| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", error.to_string())
+        })?;
+        Ok(JsonBody(value))
+    }
+}
+
+/// Turns an error of reading the body into a 400 for malformed JSON, or into a 422 for
+/// JSON of the wrong shape that names the field path and, for a scalar, its value.
+fn data_error(bytes: &[u8], error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().clone();
+    let inner = error.into_inner();
+    if !inner.is_data() {
+        return ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", inner.to_string());
+    }
+
+    let mut field = if path.iter().len() == 0 {
+        String::new()
+    } else {
+        path.to_string()
+    };
+    // serde reports a missing field at the object that should contain it, so the field's
+    // own name is taken from the message. An unknown field's path already ends with it.
+    let text = inner.to_string();
+    let missing_field = text
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    if let Some(name) = missing_field {
+        if !field.is_empty() {
+            field.push('.');
+        }
+        field.push_str(name);
+    }
+
+    let message = if field.is_empty() {
+        text
+    } else {
+        format!("{field}: {text}")
+    };
+    let mut api = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message);
+    if !field.is_empty() {
+        api.body.value = scalar_at(bytes, &path);
+        api.body.field = Some(field);
+    }
+    api
+}
+
+/// Returns the JSON value at `path` in `bytes` when it is a string (unquoted), a number, a
+/// boolean or null, the values that serde's type errors show.
+fn scalar_at(bytes: &[u8], path: &serde_path_to_error::Path) -> Option<String> {
+    let mut value = serde_json::from_slice::<serde_json::Value>(bytes).ok()?;
+    for segment in path {
+        value = match segment {
+            serde_path_to_error::Segment::Seq { index } => value.get_mut(*index)?.take(),
+            serde_path_to_error::Segment::Map { key } => value.get_mut(key)?.take(),
+            _ => return None,
+        };
+    }
+    match value {
+        serde_json::Value::String(text) => Some(text),
+        serde_json::Value::Array(_) | serde_json::Value::Object(_) => None,
+        scalar => Some(scalar.to_string()),
     }
 }
 
@@ -289,6 +343,106 @@ mod tests {
         assert!(text.contains("wider than the maximum IPv4 /6"), "{text}");
         assert!(body("::/0").validate("p").is_err());
         assert!(body("4.0.0.0/6").validate("p").is_ok());
+    }
+
+    /// Reads `text` as the body of a request into a [`ProviderBody`].
+    async fn read_provider_body(text: &'static str) -> Result<ProviderBody, ApiError> {
+        let request = Request::builder()
+            .body(axum::body::Body::from(text))
+            .unwrap();
+        JsonBody::<ProviderBody>::from_request(request, &())
+            .await
+            .map(|JsonBody(body)| body)
+    }
+
+    #[tokio::test]
+    async fn body_errors_name_field() {
+        // (body, field, value, message)
+        let cases = [
+            (
+                r#"{"category": 5}"#,
+                Some("category"),
+                Some("5"),
+                "category: invalid type: integer `5`, expected a string at line 1 column 14",
+            ),
+            (
+                r#"{"category":"c","netblocks":["192.0.2.0/24","198.51.100.0/24",7]}"#,
+                Some("netblocks[2]"),
+                Some("7"),
+                "netblocks[2]: invalid type: integer `7`, expected a string at line 1 column 63",
+            ),
+            (
+                r#"{"category":"c","netblocks":"192.0.2.0/24"}"#,
+                Some("netblocks"),
+                Some("192.0.2.0/24"),
+                "netblocks: invalid type: string \"192.0.2.0/24\", expected a sequence at line 1 \
+                 column 42",
+            ),
+            (
+                r#"{"category":"c","domains":[null]}"#,
+                Some("domains[0]"),
+                Some("null"),
+                "domains[0]: invalid type: null, expected a string at line 1 column 31",
+            ),
+            (
+                r#"{"category":"c","netblocks":{"a":1}}"#,
+                Some("netblocks"),
+                None,
+                "netblocks: invalid type: map, expected a sequence at line 1 column 28",
+            ),
+            (
+                r#"{"name":"a"}"#,
+                Some("category"),
+                None,
+                "category: missing field `category` at line 1 column 12",
+            ),
+            (
+                r#"{"category":"c","colour":"red"}"#,
+                Some("colour"),
+                Some("red"),
+                "colour: unknown field `colour`, expected one of `name`, `category`, \
+                 `operator`, `domains`, `asns`, `netblocks`, `note` at line 1 column 24",
+            ),
+            ("[1]", None, None, "expected a JSON object"),
+        ];
+        for (body, field, value, message) in cases {
+            let error = read_provider_body(body).await.unwrap_err();
+            assert_eq!(
+                error.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "body {body}"
+            );
+            assert_eq!(error.body.code, "invalid_field", "body {body}");
+            assert_eq!(error.body.field.as_deref(), field, "body {body}");
+            assert_eq!(error.body.value.as_deref(), value, "body {body}");
+            assert_eq!(error.body.message, message, "body {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn body_syntax_errors_stay_400() {
+        let cases = [
+            ("{not json", "key must be a string at line 1 column 2"),
+            (
+                r#"{"category":"c"} x"#,
+                "trailing characters at line 1 column 18",
+            ),
+            (
+                r#"{"category":"#,
+                "EOF while parsing a value at line 1 column 12",
+            ),
+        ];
+        for (body, message) in cases {
+            let error = read_provider_body(body).await.unwrap_err();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST, "body {body}");
+            assert_eq!(error.body.code, "invalid_json", "body {body}");
+            assert_eq!(error.body.field, None, "body {body}");
+            assert_eq!(error.body.message, message, "body {body}");
+        }
+        let body = read_provider_body(r#"{"category":"c","netblocks":["192.0.2.0/24"]} "#)
+            .await
+            .unwrap();
+        assert_eq!(body.netblocks, ["192.0.2.0/24"]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub struct CategoryBody {
     /// Required on create; on update it must match the path if given.
     #[schema(pattern = "^[A-Za-z0-9._-]{1,100}$")]
     pub name: Option<String>,
-    /// The A record value, in 127.0.0.0/8 but not 127.0.0.1 or 127.255.255.0/24.
+    /// The A record value, in 127.0.0.0/8 but not 127.0.0.0, 127.0.0.1 or 127.255.255.0/24.
     #[schema(pattern = "^127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}$")]
     pub code: String,
     /// TXT template with the placeholders `{query}`, `{provider}`, `{operator}`,

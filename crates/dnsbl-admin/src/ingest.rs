@@ -86,9 +86,6 @@ pub struct IngestRunView {
     pub rows_read: u64,
     /// Listed ranges written, both families.
     pub ranges_stored: u64,
-    /// Bytes downloaded so far while the run is in progress; 0 for file sources and once
-    /// the run has finished, because only the running ingest keeps the count.
-    pub bytes_downloaded: u64,
 }
 
 impl IngestRunView {
@@ -102,12 +99,12 @@ impl IngestRunView {
                 let progress = &running.progress;
                 run.status = "running".into();
                 run.finished_at = None;
+                run.bytes_downloaded = progress.bytes_downloaded.load(Ordering::Relaxed);
                 IngestRunView {
                     run,
                     stage: progress.stage().as_str(),
                     rows_read: progress.rows_read.load(Ordering::Relaxed),
                     ranges_stored: progress.ranges_stored.load(Ordering::Relaxed),
-                    bytes_downloaded: progress.bytes_downloaded.load(Ordering::Relaxed),
                 }
             }
             None => IngestRunView {
@@ -118,7 +115,6 @@ impl IngestRunView {
                 },
                 rows_read: finished_rows,
                 ranges_stored: finished_ranges,
-                bytes_downloaded: 0,
                 run,
             },
         }

@@ -2,6 +2,7 @@
 //! sources, run the transactional ingest, wait for the new snapshot, finish the run.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use dnsbl_ingest::{IngestProgress, IngestStage, Tracking};
@@ -56,6 +57,7 @@ pub(crate) async fn run_in_background(
                 addresses_v4: 0,
                 addresses_v6: 0,
                 seconds,
+                bytes_downloaded: progress.bytes_downloaded.load(Ordering::Relaxed),
                 error: Some(message),
             };
             if let Err(error) = state.store.record_run(&run).await {

@@ -62,7 +62,11 @@ fn add_common_errors(document: &mut Document) {
             )];
             if operation.request_body.is_some() {
                 statuses.push(("413", "The body is larger than 1 MiB"));
-                statuses.push(("422", "The body has the wrong shape or an invalid field"));
+                statuses.push((
+                    "422",
+                    "The body has the wrong shape (`invalid_field`, with the field path) or \
+                     an invalid field",
+                ));
             }
             for (status, description) in statuses {
                 operation

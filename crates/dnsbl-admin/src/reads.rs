@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use dnsbl_core::ZoneKind;
 use dnsbl_store::AuditEntry;
 use serde::{Deserialize, Serialize};
 
@@ -73,10 +72,7 @@ pub async fn zones(State(state): State<AppState>) -> Json<Vec<ZoneInfo>> {
             .iter()
             .map(|zone| ZoneInfo {
                 name: zone.spec.name.clone(),
-                kind: match zone.spec.kind {
-                    ZoneKind::Address => "address",
-                    ZoneKind::Domain => "domain",
-                },
+                kind: zone.spec.kind.as_str(),
                 ttl: zone.spec.ttl,
                 categories: zone.spec.categories.clone(),
             })

@@ -68,7 +68,7 @@ impl ZonesDir {
         let zones_path = root.join(ZONES_FILE);
         let zones = zones::parse(zones_text, &zones_path)?;
         let register_path = root.join(REGISTER_FILE);
-        let register = register::parse(register_text, &register_path)?;
+        let register = register::parse(register_text, &register_path, &zones)?;
         for zone in &zones {
             for category in zone.categories.iter().flatten() {
                 if !register.categories.iter().any(|c| &c.name == category) {

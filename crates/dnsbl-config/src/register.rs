@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use dnsbl_core::{AddrRange, Category};
+use dnsbl_core::{AddrRange, Category, ZoneKind, ZoneSpec};
 use serde::Deserialize;
 
 use crate::zones::normalize_name;
@@ -131,7 +131,39 @@ pub enum AllowTarget {
     Domain(String),
 }
 
-pub(crate) fn parse(text: &str, path: &Path) -> Result<Register, ConfigError> {
+impl AllowTarget {
+    /// Checks that the entry takes effect in a zone of `kind`: an address range in an
+    /// address zone, a domain in a domain zone. `written` is the target as the request or
+    /// the file gives it and `zone` the zone's name, both for the error.
+    pub fn check_zone_kind(&self, written: &str, zone: &str, kind: ZoneKind) -> Result<(), String> {
+        let target_kind = match self {
+            AllowTarget::Range(_) => ZoneKind::Address,
+            AllowTarget::Domain(_) => ZoneKind::Domain,
+        };
+        if kind == target_kind {
+            return Ok(());
+        }
+        Err(format!(
+            "{written:?} is {}, but zone {zone:?} is {} zone, where the entry has no effect; \
+             name {} zone or leave out zone to apply the entry to every zone",
+            with_article(target_kind),
+            with_article(kind),
+            with_article(target_kind),
+        ))
+    }
+}
+
+/// Returns the name of `kind` with its article: "an address" or "a domain".
+fn with_article(kind: ZoneKind) -> &'static str {
+    match kind {
+        ZoneKind::Address => "an address",
+        ZoneKind::Domain => "a domain",
+    }
+}
+
+/// Parses and checks `register.toml`, read from `path`. An allow-list entry that names a
+/// zone of `zones` must fit its kind.
+pub(crate) fn parse(text: &str, path: &Path, zones: &[ZoneSpec]) -> Result<Register, ConfigError> {
     let file: RegisterFile = toml::from_str(text).map_err(|e| toml_error(text, path, e))?;
     let invalid = |entry: String, message: String| ConfigError::Invalid {
         path: path.to_path_buf(),
@@ -249,7 +281,16 @@ pub(crate) fn parse(text: &str, path: &Path) -> Result<Register, ConfigError> {
             .as_deref()
             .map(normalize_name)
             .transpose()
-            .map_err(|m| invalid(place, m))?;
+            .map_err(|m| invalid(place.clone(), m))?;
+        // NOTE: a zone that zones.toml does not define is not rejected here.
+        let zone_spec = zone
+            .as_deref()
+            .and_then(|name| zones.iter().find(|spec| spec.name == name));
+        if let Some(spec) = zone_spec {
+            target
+                .check_zone_kind(&raw.value, &spec.name, spec.kind)
+                .map_err(|m| invalid(place, m))?;
+        }
         allow.push(AllowEntry {
             target,
             reason: raw.reason,
@@ -330,7 +371,58 @@ mod tests {
         "[[category]]\nname = \"bad\"\ncode = \"127.0.0.2\"\ntxt = \"{provider}\"\n";
 
     fn parse_str(text: &str) -> Result<Register, ConfigError> {
-        parse(text, Path::new("register.toml"))
+        parse(text, Path::new("register.toml"), &[])
+    }
+
+    #[test]
+    fn allow_zone_kind_checked() {
+        let zones_text = "[[zone]]\nname = \"bl.example\"\nkind = \"address\"\n\
+                          [[zone]]\nname = \"dbl.example\"\nkind = \"domain\"\n\
+                          [[zone]]\nname = \"all.example\"\nkind = \"combined\"\n\
+                          includes = [\"dbl.example\"]\n";
+        let zones = crate::zones::parse(zones_text, Path::new("zones.toml")).unwrap();
+        let allow = |value: &str, zone: &str| {
+            let text = format!("[[allow]]\nvalue = \"{value}\"\nreason = \"r\"\n{zone}\n");
+            parse(&text, Path::new("zones/register.toml"), &zones)
+        };
+        let rejected = [
+            (
+                "mail.example.org",
+                "zone = \"BL.example.\"",
+                "zones/register.toml: allow \"mail.example.org\": \"mail.example.org\" is a \
+                 domain, but zone \"bl.example\" is an address zone, where the entry has no \
+                 effect; name a domain zone or leave out zone to apply the entry to every zone",
+            ),
+            (
+                "192.0.2.0/28",
+                "zone = \"dbl.example\"",
+                "zones/register.toml: allow \"192.0.2.0/28\": \"192.0.2.0/28\" is an \
+                 address, but zone \"dbl.example\" is a domain zone, where the entry has no \
+                 effect; name an address zone or leave out zone to apply the entry to every zone",
+            ),
+            (
+                "2001:db8::1",
+                "zone = \"all.example\"",
+                "zones/register.toml: allow \"2001:db8::1\": \"2001:db8::1\" is an \
+                 address, but zone \"all.example\" is a domain zone, where the entry has no \
+                 effect; name an address zone or leave out zone to apply the entry to every zone",
+            ),
+        ];
+        for (value, zone, expected) in rejected {
+            let error = allow(value, zone).unwrap_err().to_string();
+            assert_eq!(error, expected, "value {value}, {zone}");
+        }
+        let accepted = [
+            ("mail.example.org", "zone = \"dbl.example\""),
+            ("mail.example.org", "zone = \"all.example\""),
+            ("mail.example.org", ""),
+            ("192.0.2.0/28", "zone = \"bl.example\""),
+            ("192.0.2.1-192.0.2.9", ""),
+        ];
+        for (value, zone) in accepted {
+            let register = allow(value, zone).unwrap();
+            assert_eq!(register.allow.len(), 1, "value {value}, {zone}");
+        }
     }
 
     #[test]
@@ -361,6 +453,17 @@ mod tests {
             AllowTarget::Domain("mail.example.org".into())
         );
         assert_eq!(register.allow[1].zone.as_deref(), Some("dbl.example"));
+    }
+
+    #[test]
+    fn network_address_code_rejected() {
+        let text = "[[category]]\nname = \"x\"\ncode = \"127.0.0.0\"\ntxt = \"\"\n";
+        let error = parse_str(text).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "register.toml: category \"x\": invalid listing code 127.0.0.0 for category \"x\": \
+             127.0.0.0 is the network address of 127.0.0.0/8, not a listing code"
+        );
     }
 
     #[test]

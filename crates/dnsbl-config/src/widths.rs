@@ -48,7 +48,7 @@ mod tests {
                     [[provider]]\nname = \"P\"\ncategory = \"bad\"\n\
                     netblocks = [\"192.0.2.0/24\", \"0.0.0.0/0\"]\n";
         let path = Path::new("zones/register.toml");
-        let parsed = register::parse(text, path).unwrap();
+        let parsed = register::parse(text, path, &[]).unwrap();
         let error = check_register(&parsed, path, &RangeLimit::DEFAULT)
             .unwrap_err()
             .to_string();

@@ -23,6 +23,10 @@ pub enum CodeError {
     #[error("invalid listing code {0} for category {1:?}: it must be inside 127.0.0.0/8")]
     OutsideLoopback(Ipv4Addr, String),
     #[error(
+        "invalid listing code {0} for category {1:?}: 127.0.0.0 is the network address of 127.0.0.0/8, not a listing code"
+    )]
+    NetworkAddress(Ipv4Addr, String),
+    #[error(
         "invalid listing code {0} for category {1:?}: 127.0.0.1 means \"not listed\" to many clients"
     )]
     NotListedValue(Ipv4Addr, String),
@@ -41,12 +45,16 @@ pub enum CodeError {
 }
 
 impl Category {
-    /// Checks that the code is a usable DNSBL answer: inside 127.0.0.0/8, not 127.0.0.1,
-    /// and not in 127.255.255.0/24, which public lists use to signal errors.
+    /// Checks that the code is a usable DNSBL answer: inside 127.0.0.0/8, not its network
+    /// address 127.0.0.0, not 127.0.0.1, and not in 127.255.255.0/24, which public lists
+    /// use to signal errors.
     pub fn validate(&self) -> Result<(), CodeError> {
         let octets = self.code.octets();
         if octets[0] != 127 {
             return Err(CodeError::OutsideLoopback(self.code, self.name.clone()));
+        }
+        if self.code == Ipv4Addr::new(127, 0, 0, 0) {
+            return Err(CodeError::NetworkAddress(self.code, self.name.clone()));
         }
         if self.code == Ipv4Addr::new(127, 0, 0, 1) {
             return Err(CodeError::NotListedValue(self.code, self.name.clone()));
@@ -79,6 +87,16 @@ pub enum ZoneKind {
     Address,
     /// Domain names, queried as the name itself under the zone (RFC 5782 §2.3).
     Domain,
+}
+
+impl ZoneKind {
+    /// Returns the name of the kind as zones.toml and the admin API write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneKind::Address => "address",
+            ZoneKind::Domain => "domain",
+        }
+    }
 }
 
 /// The SOA fields of a zone. Times are in seconds.
@@ -206,6 +224,18 @@ mod tests {
             category([10, 0, 0, 2]).validate(),
             Err(CodeError::OutsideLoopback(..))
         ));
+        assert_eq!(
+            category([127, 0, 0, 0]).validate(),
+            Err(CodeError::NetworkAddress(
+                Ipv4Addr::new(127, 0, 0, 0),
+                "c".into()
+            ))
+        );
+        assert_eq!(
+            category([127, 0, 0, 0]).validate().unwrap_err().to_string(),
+            "invalid listing code 127.0.0.0 for category \"c\": 127.0.0.0 is the network \
+             address of 127.0.0.0/8, not a listing code"
+        );
         assert!(matches!(
             category([127, 0, 0, 1]).validate(),
             Err(CodeError::NotListedValue(..))

@@ -116,6 +116,7 @@ pub async fn ingest_tracked(
         &summary,
     );
     run.id = tracking.run_id;
+    run.bytes_downloaded = tracking.bytes_downloaded();
     let result = match result {
         Ok(update) => {
             tracking.reporter().start_phase("committing");
@@ -293,6 +294,7 @@ fn run_record(
         addresses_v4: summary.addresses_v4,
         addresses_v6: summary.addresses_v6,
         seconds: summary.seconds,
+        bytes_downloaded: 0,
         error: None,
     }
 }

@@ -91,6 +91,13 @@ impl Tracking<'_> {
         }
     }
 
+    /// Returns the bytes downloaded before the ingest, or 0 without progress counters.
+    pub(crate) fn bytes_downloaded(&self) -> u64 {
+        self.progress.map_or(0, |progress| {
+            progress.bytes_downloaded.load(Ordering::Relaxed)
+        })
+    }
+
     pub(crate) fn reporter(&self) -> Arc<dyn ProgressReporter> {
         match &self.reporter {
             Some(reporter) => reporter.clone(),

@@ -35,6 +35,8 @@ pub struct RunRecord {
     pub addresses_v4: u128,
     pub addresses_v6: u128,
     pub seconds: f64,
+    /// Bytes downloaded from the URL sources; 0 for files and expansions.
+    pub bytes_downloaded: u64,
     /// The error of a failed run; `None` for a run that succeeded.
     pub error: Option<String>,
 }
@@ -68,12 +70,14 @@ pub(crate) async fn insert_run(
     let sql = if run.id.is_some() {
         "UPDATE ingest_runs SET kind = ?, started_at = ?, finished_at = ?, status = ?,
          sources = ?, rows_v4 = ?, rows_v6 = ?, providers_expanded = ?, ranges_v4 = ?,
-         ranges_v6 = ?, addresses_v4 = ?, addresses_v6 = ?, seconds = ?, error = ?
+         ranges_v6 = ?, addresses_v4 = ?, addresses_v6 = ?, seconds = ?, bytes_downloaded = ?,
+         error = ?
          WHERE id = ?"
     } else {
         "INSERT INTO ingest_runs (kind, started_at, finished_at, status, sources, rows_v4, rows_v6,
-         providers_expanded, ranges_v4, ranges_v6, addresses_v4, addresses_v6, seconds, error)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+         providers_expanded, ranges_v4, ranges_v6, addresses_v4, addresses_v6, seconds,
+         bytes_downloaded, error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     };
     sqlx::query(sql)
         .bind(kind_text(run.kind))
@@ -89,6 +93,7 @@ pub(crate) async fn insert_run(
         .bind(run.addresses_v4.to_string())
         .bind(run.addresses_v6.to_string())
         .bind(run.seconds)
+        .bind(count(run.bytes_downloaded))
         .bind(&run.error)
         .bind(run.id)
         .execute(&mut *conn)
@@ -122,6 +127,10 @@ pub struct StoredRun {
     /// Listed IPv6 addresses, as decimal text, because the count may exceed 64 bits.
     pub addresses_v6: String,
     pub seconds: f64,
+    /// Bytes downloaded from the URL sources: the count so far while the run is in
+    /// progress, the total once it has finished. 0 for file sources, for expansions and for
+    /// runs recorded before the count was stored.
+    pub bytes_downloaded: u64,
     pub error: Option<String>,
 }
 
@@ -129,7 +138,8 @@ pub struct StoredRun {
 macro_rules! run_columns {
     () => {
         "id, kind, status, started_at, finished_at, sources, rows_v4, rows_v6,
-         providers_expanded, ranges_v4, ranges_v6, addresses_v4, addresses_v6, seconds, error"
+         providers_expanded, ranges_v4, ranges_v6, addresses_v4, addresses_v6, seconds,
+         bytes_downloaded, error"
     };
 }
 
@@ -153,6 +163,8 @@ fn read_run(row: &SqliteRow) -> Result<StoredRun, StoreError> {
         addresses_v4: row.try_get("addresses_v4")?,
         addresses_v6: row.try_get("addresses_v6")?,
         seconds: row.try_get("seconds")?,
+        // The column is written from a u64 by `count`, so it is never negative.
+        bytes_downloaded: u64::try_from(row.try_get::<i64, _>("bytes_downloaded")?).unwrap_or(0),
         error: row.try_get("error")?,
     })
 }

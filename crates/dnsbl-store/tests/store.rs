@@ -514,11 +514,14 @@ async fn started_run_completes_or_fails() {
         addresses_v4: 256,
         addresses_v6: 0,
         seconds: 0.5,
+        bytes_downloaded: 4096,
         error: None,
     };
+    assert_eq!(running.bytes_downloaded, 0);
     store.record_run(&finished).await.unwrap();
     let done = store.get_run(id).await.unwrap();
     assert_eq!(done.status, "ok");
+    assert_eq!(done.bytes_downloaded, 4096);
     assert_eq!(done.rows_v4, 2);
     assert_eq!(done.addresses_v4, "256");
     assert!(done.finished_at.is_some());
