@@ -27,10 +27,18 @@ pub struct AllowBody {
     pub zone: Option<String>,
 }
 
+/// A zone being served, as an allow-list entry is checked against it.
+struct ServedZone {
+    /// Apex in lowercase.
+    name: String,
+    kind: ZoneKind,
+    /// The zones a combined zone serves; empty for any other.
+    includes: Vec<String>,
+}
+
 impl AllowBody {
-    /// Checks every field against the zones being served, given by name and kind, and
-    /// returns the entry.
-    fn validate(self, zones: &[(String, ZoneKind)]) -> Result<AllowEntry, ApiError> {
+    /// Checks every field against the zones being served and returns the entry.
+    fn validate(self, zones: &[ServedZone]) -> Result<AllowEntry, ApiError> {
         let looks_like_address = self.target.contains(':')
             || self.target.contains('/')
             || self
@@ -60,8 +68,9 @@ impl AllowBody {
             None => None,
             Some(zone) => {
                 let apex = zone.trim_end_matches('.').to_ascii_lowercase();
-                let Some((_, kind)) = zones.iter().find(|(name, _)| *name == apex) else {
-                    let names: Vec<&str> = zones.iter().map(|(name, _)| name.as_str()).collect();
+                let Some(served) = zones.iter().find(|served| served.name == apex) else {
+                    let names: Vec<&str> =
+                        zones.iter().map(|served| served.name.as_str()).collect();
                     return Err(ApiError::invalid(
                         "unknown_zone",
                         "zone",
@@ -70,7 +79,7 @@ impl AllowBody {
                     ));
                 };
                 target
-                    .check_zone_kind(&self.target, &apex, *kind)
+                    .check_zone(&self.target, &apex, served.kind, &served.includes)
                     .map_err(|message| {
                         ApiError::invalid("zone_kind_mismatch", "zone", &zone, message)
                     })?;
@@ -130,12 +139,16 @@ pub async fn create(
     JsonBody(body): JsonBody<AllowBody>,
 ) -> Result<(StatusCode, Json<AllowRecord>), ApiError> {
     crate::ingest::reject_write_while_ingesting(&state)?;
-    let zones: Vec<(String, ZoneKind)> = state
+    let zones: Vec<ServedZone> = state
         .snapshot
         .load()
         .zones
         .iter()
-        .map(|zone| (zone.spec.name.to_ascii_lowercase(), zone.spec.kind))
+        .map(|zone| ServedZone {
+            name: zone.spec.name.to_ascii_lowercase(),
+            kind: zone.spec.kind,
+            includes: zone.spec.includes.clone(),
+        })
         .collect();
     let entry = body.validate(&zones)?;
     let record = state
@@ -189,10 +202,20 @@ pub async fn delete(
 mod tests {
     use super::*;
 
-    fn served_zones() -> Vec<(String, ZoneKind)> {
+    fn served_zones() -> Vec<ServedZone> {
+        let zone = |name: &str, kind, includes: &[&str]| ServedZone {
+            name: name.to_owned(),
+            kind,
+            includes: includes.iter().map(|name| (*name).to_owned()).collect(),
+        };
         vec![
-            ("bl.example".to_owned(), ZoneKind::Address),
-            ("dbl.example".to_owned(), ZoneKind::Domain),
+            zone("bl.example", ZoneKind::Address, &[]),
+            zone("dbl.example", ZoneKind::Domain, &[]),
+            zone(
+                "all.example",
+                ZoneKind::Address,
+                &["bl.example", "more.example"],
+            ),
         ]
     }
 
@@ -219,6 +242,13 @@ mod tests {
                 "dbl.example",
                 "\"198.51.100.7\" is an address, but zone \"dbl.example\" is a domain zone, \
                  where the entry has no effect; name an address zone or leave out zone to apply \
+                 the entry to every zone",
+            ),
+            (
+                "192.0.2.0/24",
+                "all.example",
+                "zone \"all.example\" is a combined zone, which serves the listings of \
+                 bl.example, more.example; name one of those zones or leave out zone to apply \
                  the entry to every zone",
             ),
             (

@@ -132,10 +132,24 @@ pub enum AllowTarget {
 }
 
 impl AllowTarget {
-    /// Checks that the entry takes effect in a zone of `kind`: an address range in an
-    /// address zone, a domain in a domain zone. `written` is the target as the request or
-    /// the file gives it and `zone` the zone's name, both for the error.
-    pub fn check_zone_kind(&self, written: &str, zone: &str, kind: ZoneKind) -> Result<(), String> {
+    /// Checks that the entry takes effect in the zone `zone` of `kind`: an address range in
+    /// an address zone, a domain in a domain zone. It never does in a combined zone (one
+    /// with `includes`), which serves the listings of the zones it includes. `written` is
+    /// the target as the request or the file gives it, for the error.
+    pub fn check_zone(
+        &self,
+        written: &str,
+        zone: &str,
+        kind: ZoneKind,
+        includes: &[String],
+    ) -> Result<(), String> {
+        if !includes.is_empty() {
+            return Err(format!(
+                "zone {zone:?} is a combined zone, which serves the listings of {}; name one \
+                 of those zones or leave out zone to apply the entry to every zone",
+                includes.join(", ")
+            ));
+        }
         let target_kind = match self {
             AllowTarget::Range(_) => ZoneKind::Address,
             AllowTarget::Domain(_) => ZoneKind::Domain,
@@ -162,7 +176,7 @@ fn with_article(kind: ZoneKind) -> &'static str {
 }
 
 /// Parses and checks `register.toml`, read from `path`. An allow-list entry that names a
-/// zone of `zones` must fit its kind.
+/// zone must name one of `zones`, not a combined one, and fit its kind.
 pub(crate) fn parse(text: &str, path: &Path, zones: &[ZoneSpec]) -> Result<Register, ConfigError> {
     let file: RegisterFile = toml::from_str(text).map_err(|e| toml_error(text, path, e))?;
     let invalid = |entry: String, message: String| ConfigError::Invalid {
@@ -282,13 +296,19 @@ pub(crate) fn parse(text: &str, path: &Path, zones: &[ZoneSpec]) -> Result<Regis
             .map(normalize_name)
             .transpose()
             .map_err(|m| invalid(place.clone(), m))?;
-        // NOTE: a zone that zones.toml does not define is not rejected here.
-        let zone_spec = zone
-            .as_deref()
-            .and_then(|name| zones.iter().find(|spec| spec.name == name));
-        if let Some(spec) = zone_spec {
+        if let Some(name) = zone.as_deref() {
+            let Some(spec) = zones.iter().find(|spec| spec.name == name) else {
+                let names: Vec<&str> = zones.iter().map(|spec| spec.name.as_str()).collect();
+                return Err(invalid(
+                    place,
+                    format!(
+                        "zone {name:?} is not defined in zones.toml; expected one of: {}",
+                        names.join(", ")
+                    ),
+                ));
+            };
             target
-                .check_zone_kind(&raw.value, &spec.name, spec.kind)
+                .check_zone(&raw.value, &spec.name, spec.kind, &spec.includes)
                 .map_err(|m| invalid(place, m))?;
         }
         allow.push(AllowEntry {
@@ -403,9 +423,22 @@ mod tests {
             (
                 "2001:db8::1",
                 "zone = \"all.example\"",
-                "zones/register.toml: allow \"2001:db8::1\": \"2001:db8::1\" is an \
-                 address, but zone \"all.example\" is a domain zone, where the entry has no \
-                 effect; name an address zone or leave out zone to apply the entry to every zone",
+                "zones/register.toml: allow \"2001:db8::1\": zone \"all.example\" is a \
+                 combined zone, which serves the listings of dbl.example; name one of those \
+                 zones or leave out zone to apply the entry to every zone",
+            ),
+            (
+                "mail.example.org",
+                "zone = \"all.example\"",
+                "zones/register.toml: allow \"mail.example.org\": zone \"all.example\" is a \
+                 combined zone, which serves the listings of dbl.example; name one of those \
+                 zones or leave out zone to apply the entry to every zone",
+            ),
+            (
+                "192.0.2.1",
+                "zone = \"other.example\"",
+                "zones/register.toml: allow \"192.0.2.1\": zone \"other.example\" is not \
+                 defined in zones.toml; expected one of: bl.example, dbl.example, all.example",
             ),
         ];
         for (value, zone, expected) in rejected {
@@ -413,8 +446,7 @@ mod tests {
             assert_eq!(error, expected, "value {value}, {zone}");
         }
         let accepted = [
-            ("mail.example.org", "zone = \"dbl.example\""),
-            ("mail.example.org", "zone = \"all.example\""),
+            ("mail.example.org", "zone = \"DBL.example.\""),
             ("mail.example.org", ""),
             ("192.0.2.0/28", "zone = \"bl.example\""),
             ("192.0.2.1-192.0.2.9", ""),
@@ -422,6 +454,14 @@ mod tests {
         for (value, zone) in accepted {
             let register = allow(value, zone).unwrap();
             assert_eq!(register.allow.len(), 1, "value {value}, {zone}");
+            let expected_zone = zone
+                .split('"')
+                .nth(1)
+                .map(|name| name.trim_end_matches('.').to_ascii_lowercase());
+            assert_eq!(
+                register.allow[0].zone, expected_zone,
+                "value {value}, {zone}"
+            );
         }
     }
 
@@ -442,7 +482,7 @@ mod tests {
     #[test]
     fn allow_targets_parse() {
         let text = "[[allow]]\nvalue = \"192.0.2.0/28\"\nreason = \"r\"\n\
-                    [[allow]]\nvalue = \"mail.example.org\"\nreason = \"r\"\nzone = \"dbl.example\"\n";
+                    [[allow]]\nvalue = \"mail.example.org\"\nreason = \"r\"\n";
         let register = parse_str(text).unwrap();
         assert_eq!(
             register.allow[0].target,
@@ -452,7 +492,7 @@ mod tests {
             register.allow[1].target,
             AllowTarget::Domain("mail.example.org".into())
         );
-        assert_eq!(register.allow[1].zone.as_deref(), Some("dbl.example"));
+        assert_eq!(register.allow[1].zone, None);
     }
 
     #[test]
