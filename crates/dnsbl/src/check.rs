@@ -57,6 +57,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
             );
         }
         store.check_register_sources(&zones.register).await?;
+        // NOTE: the snapshot is built from the stored register and the new zones.toml. A
+        // category code changed in register.toml that a zone of style multi rejects thus
+        // passes here. serve rejects it at the next start or SIGHUP and stores nothing.
         let snapshot = store.load_snapshot(&zones.zones).await?;
         println!("{}: database read, PRAGMA quick_check passed", db.display());
         snapshot
