@@ -267,7 +267,7 @@ fn cases() -> Vec<Case> {
 }
 
 /// Copies the repository's zones/ (the two TOML files and data/) into `dir`.
-fn copy_zones(dir: &Path) -> PathBuf {
+pub fn copy_zones(dir: &Path) -> PathBuf {
     let zones = dir.join("zones");
     std::fs::create_dir_all(zones.join("data")).unwrap();
     for name in ["zones.toml", "register.toml"] {
@@ -280,14 +280,14 @@ fn copy_zones(dir: &Path) -> PathBuf {
     zones
 }
 
-fn slices() -> Vec<PathBuf> {
+pub fn slices() -> Vec<PathBuf> {
     ["asn-ipv4-slice.csv", "asn-ipv6-slice.csv"]
         .iter()
         .map(|name| repo_zones().join("data").join(name))
         .collect()
 }
 
-fn ingest(zones: &Path, db: &Path, files: &[PathBuf]) -> std::process::Output {
+pub fn ingest(zones: &Path, db: &Path, files: &[PathBuf]) -> std::process::Output {
     binary()
         .arg("ingest")
         .arg("--zones")

@@ -4,20 +4,7 @@ use crate::support::{binary, repo_zones};
 
 /// Runs `dnsbl check` and returns (success, stdout, stderr).
 fn check(zones: &std::path::Path, db: &std::path::Path) -> (bool, String, String) {
-    let output = binary()
-        .arg("check")
-        .arg("--zones")
-        .arg(zones)
-        .arg("--db")
-        .arg(db)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("dnsbl check runs");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    check_with(zones, db, &[], &[])
 }
 
 #[test]
@@ -97,5 +84,142 @@ fn check_rejects_bad_templates() {
         let (ok, stdout, stderr) = check(&zones, &dir.path().join("dnsbl.sqlite"));
         assert!(!ok, "check passed with {to:?}: {stdout}");
         assert!(stderr.contains(expected), "{stderr}");
+    }
+}
+
+/// Runs `dnsbl check` with extra arguments and environment variables and returns
+/// (success, stdout, stderr).
+fn check_with(
+    zones: &std::path::Path,
+    db: &std::path::Path,
+    args: &[&str],
+    env: &[EnvVar],
+) -> (bool, String, String) {
+    let output = binary()
+        .arg("check")
+        .arg("--zones")
+        .arg(zones)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("dnsbl check runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// An environment variable as (name, value).
+type EnvVar<'a> = (&'a str, &'a str);
+
+const DEFAULT_RANGE_LIMITS: &str =
+    "range limits: routing rows and netblocks up to IPv4 /6, IPv6 /16";
+const WIDE_RANGE_LIMITS: &str = "range limits: off, ranges of any width pass";
+
+/// A netblock wider than the range limit fails `check` as it fails `serve`, and the flags
+/// and variables that let `serve` take it let `check` pass it.
+#[test]
+fn check_applies_serve_range_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = crate::bad_input::copy_zones(dir.path());
+    let db = dir.path().join("dnsbl.sqlite");
+    let first = crate::bad_input::ingest(&zones, &db, &crate::bad_input::slices());
+    assert!(first.status.success(), "first ingest: {first:?}");
+    let (ok, stdout, stderr) = check_with(&zones, &db, &[], &[]);
+    assert!(ok, "check failed: {stdout}{stderr}");
+    assert!(
+        stdout.lines().any(|line| line == DEFAULT_RANGE_LIMITS),
+        "{stdout}"
+    );
+
+    let register = zones.join("register.toml");
+    let text = std::fs::read_to_string(&register).unwrap();
+    let wide = "[[provider]]\nname = \"Wide Example\"\ncategory = \"bad-service-provider\"\n\
+                netblocks = [\"8.0.0.0/5\"]\n";
+    std::fs::write(&register, format!("{text}\n{wide}")).unwrap();
+    let expected = "register.toml: provider \"Wide Example\": netblock 8.0.0.0/5: range is \
+                    wider than the maximum IPv4 size /6";
+    let (ok, stdout, stderr) = check_with(&zones, &db, &[], &[]);
+    assert!(!ok, "check passed: {stdout}");
+    assert!(stderr.contains(expected), "{stderr}");
+    let served = crate::bad_input::serve_until_exit(&zones, &db);
+    let serve_stderr = String::from_utf8_lossy(&served.stderr);
+    assert_eq!(served.status.code(), Some(1), "{serve_stderr}");
+    assert!(serve_stderr.contains(expected), "{serve_stderr}");
+
+    let narrower = "range limits: routing rows and netblocks up to IPv4 /5, IPv6 /16";
+    let passing: [(&[&str], &[EnvVar], &str); 4] = [
+        (&["--max-prefix-v4", "5"], &[], narrower),
+        (&[], &[("DNSBL_MAX_PREFIX_V4", "5")], narrower),
+        (&["--allow-wide-ranges"], &[], WIDE_RANGE_LIMITS),
+        (
+            &[],
+            &[("DNSBL_ALLOW_WIDE_RANGES", "true")],
+            WIDE_RANGE_LIMITS,
+        ),
+    ];
+    for (args, env, limits) in passing {
+        let (ok, stdout, stderr) = check_with(&zones, &db, args, env);
+        assert!(ok, "{args:?} {env:?}: check failed: {stdout}{stderr}");
+        assert!(
+            stdout.lines().any(|line| line == limits),
+            "{args:?} {env:?}: {stdout}"
+        );
+        assert!(stdout.ends_with("ok\n"), "{args:?} {env:?}: {stdout}");
+    }
+
+    // The variable that lets check pass lets serve start and list the netblock.
+    let mut command = binary();
+    command.env("DNSBL_MAX_PREFIX_V4", "5");
+    let server = crate::support::Server::start_command(command, &zones, &db, &[]);
+    let response = crate::support::query_udp(
+        server.addr,
+        "1.0.0.8.bl.example.",
+        hickory_proto::rr::RecordType::A,
+    );
+    assert_eq!(crate::support::a_values(&response), ["127.0.0.2"]);
+}
+
+/// The systemd unit runs check and serve with the same environment and no flags, and the
+/// settings file names the range limit variables that both take.
+#[test]
+fn unit_gives_check_and_serve_same_limits() {
+    let deploy = repo_zones().join("../deploy");
+    let unit = std::fs::read_to_string(deploy.join("dnsbl.service")).unwrap();
+    let command = |key: &str| -> Vec<String> {
+        let prefix = format!("{key}=");
+        let lines: Vec<&str> = unit
+            .lines()
+            .filter_map(|line| line.strip_prefix(prefix.as_str()))
+            .collect();
+        assert_eq!(lines.len(), 1, "{key} lines: {lines:?}");
+        lines[0].split_whitespace().map(str::to_string).collect()
+    };
+    assert_eq!(command("ExecStartPre"), ["/usr/local/bin/dnsbl", "check"]);
+    assert_eq!(command("ExecStart"), ["/usr/local/bin/dnsbl", "serve"]);
+
+    let settings = std::fs::read_to_string(deploy.join("dnsbl.default")).unwrap();
+    let help = |subcommand: &str| {
+        let output = binary().args([subcommand, "--help"]).output().unwrap();
+        assert!(output.status.success(), "{subcommand} --help: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let (check_help, serve_help) = (help("check"), help("serve"));
+    for variable in [
+        "DNSBL_MAX_PREFIX_V4",
+        "DNSBL_MAX_PREFIX_V6",
+        "DNSBL_ALLOW_WIDE_RANGES",
+    ] {
+        assert!(
+            settings.contains(&format!("#{variable}=")),
+            "dnsbl.default lacks {variable}"
+        );
+        let env = format!("[env: {variable}=");
+        assert!(check_help.contains(&env), "check --help lacks {variable}");
+        assert!(serve_help.contains(&env), "serve --help lacks {variable}");
     }
 }

@@ -139,3 +139,18 @@ pub fn checkpoint(db: &Path) -> (u64, u64) {
         (size as u64, count as u64)
     })
 }
+
+/// Returns the number of rows in `table`.
+pub fn row_count(db: &Path, table: &str) -> i64 {
+    runtime().block_on(async {
+        let mut conn = connect(db).await;
+        // The table names come from the test itself, not from input.
+        let query = format!("SELECT COUNT(*) FROM \"{table}\"");
+        let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(query))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("count the rows of {table}: {e}"));
+        conn.close().await.unwrap();
+        count
+    })
+}

@@ -15,6 +15,7 @@ mod db_state;
 mod edns_cookie;
 mod exim;
 mod export;
+mod failed_reload;
 mod file_server;
 mod help;
 mod http;

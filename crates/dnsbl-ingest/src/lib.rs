@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use dnsbl_config::Register;
-use dnsbl_store::{RunKind, RunRecord, Store, StoreError, Update};
+use dnsbl_store::{RoutingRow, RoutingSource, RunKind, RunRecord, Store, StoreError, Update};
 
 pub use dnsbl_core::RangeLimit;
 pub use expansion::{ExpandedRanges, Expansion};
@@ -126,16 +126,7 @@ pub async fn ingest_tracked(
     };
     match result {
         Ok(()) => {
-            tracing::info!(
-                rows_v4 = summary.rows_v4,
-                rows_v6 = summary.rows_v6,
-                providers = summary.providers_expanded,
-                ranges_v4 = summary.ranges_v4,
-                ranges_v6 = summary.ranges_v6,
-                serial = summary.serial,
-                seconds = summary.seconds,
-                "ingest finished"
-            );
+            log_ingest_finished(&summary);
             Ok(summary)
         }
         Err(error) => {
@@ -144,6 +135,20 @@ pub async fn ingest_tracked(
             Err(error)
         }
     }
+}
+
+/// Logs the totals of an ingest that committed.
+pub fn log_ingest_finished(summary: &IngestSummary) {
+    tracing::info!(
+        rows_v4 = summary.rows_v4,
+        rows_v6 = summary.rows_v6,
+        providers = summary.providers_expanded,
+        ranges_v4 = summary.ranges_v4,
+        ranges_v6 = summary.ranges_v6,
+        serial = summary.serial,
+        seconds = summary.seconds,
+        "ingest finished"
+    );
 }
 
 /// Parses the files and runs the update up to, not including, the commit.
@@ -155,6 +160,23 @@ async fn ingest_files(
     tracking: &Tracking<'_>,
     summary: &mut IngestSummary,
 ) -> Result<Update, IngestError> {
+    let (rows, sources) = read_files(files, limit, tracking, summary).await?;
+    let mut update = store.begin_update().await?;
+    if let Some(register) = register {
+        update.sync_register(register).await?;
+    }
+    store_rows(&mut update, rows, sources, tracking, summary).await?;
+    Ok(update)
+}
+
+/// Parses the files and checks that none is empty. Returns the rows and the record of
+/// each file.
+async fn read_files(
+    files: &[PathBuf],
+    limit: &RangeLimit,
+    tracking: &Tracking<'_>,
+    summary: &mut IngestSummary,
+) -> Result<(Vec<RoutingRow>, Vec<RoutingSource>), IngestError> {
     if files.is_empty() {
         return Err(IngestError::NoFiles);
     }
@@ -202,16 +224,24 @@ async fn ingest_files(
         return Err(IngestError::NoRows);
     }
 
+    Ok((rows, sources))
+}
+
+/// Replaces the routing data inside `update` with `rows` and expands the register.
+async fn store_rows(
+    update: &mut Update,
+    rows: Vec<RoutingRow>,
+    sources: Vec<RoutingSource>,
+    tracking: &Tracking<'_>,
+    summary: &mut IngestSummary,
+) -> Result<(), IngestError> {
     tracking.stage(IngestStage::Storing);
+    let reporter = tracking.reporter();
     reporter.start_phase(&format!("storing {} routing rows", rows.len()));
-    let mut update = store.begin_update().await?;
-    if let Some(register) = register {
-        update.sync_register(register).await?;
-    }
     update.replace_routing(&rows, &sources).await?;
     drop(rows);
     reporter.start_phase("expanding the register into listed ranges");
-    let counts = expansion::expand_in(&mut update).await?;
+    let counts = expansion::expand_in(update).await?;
     tracking.add(
         |progress| &progress.ranges_stored,
         counts.ranges_v4 + counts.ranges_v6,
@@ -222,7 +252,32 @@ async fn ingest_files(
     summary.addresses_v4 = counts.addresses_v4;
     summary.addresses_v6 = counts.addresses_v6;
     summary.serial = counts.serial;
-    Ok(update)
+    Ok(())
+}
+
+/// Does what [`ingest`] does with a row width `limit`, inside `update`, and records the
+/// run there, so that the caller's commit keeps both and a rollback drops both. The
+/// files are parsed while `update` holds the write lock. Only the start is logged, because
+/// the caller may still roll back; it calls [`log_ingest_finished`] after its commit.
+pub async fn ingest_in_update(
+    update: &mut Update,
+    files: &[PathBuf],
+    limit: &RangeLimit,
+) -> Result<IngestSummary, IngestError> {
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
+    let tracking = Tracking::default();
+    tracing::info!(files = files.len(), "ingest started");
+    let mut summary = IngestSummary {
+        files: files.len(),
+        ..IngestSummary::default()
+    };
+    let (rows, sources) = read_files(files, limit, &tracking, &mut summary).await?;
+    store_rows(update, rows, sources, &tracking, &mut summary).await?;
+    summary.seconds = clock.elapsed().as_secs_f64();
+    let run = run_record(RunKind::Ingest, started_at, files, &summary);
+    update.record_run(&run).await?;
+    Ok(summary)
 }
 
 /// Expands every active provider again from the stored routing snapshot and replaces the
@@ -230,9 +285,47 @@ async fn ingest_files(
 pub async fn expand(store: &Store) -> Result<ExpandSummary, IngestError> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
-    let mut summary = ExpandSummary::default();
-    let result = expand_stored(store, &mut summary).await;
-    summary.seconds = clock.elapsed().as_secs_f64();
+    let result: Result<ExpandSummary, IngestError> = async {
+        let mut update = store.begin_update().await?;
+        let summary = expand_in_update(&mut update).await?;
+        update.commit().await?;
+        Ok(summary)
+    }
+    .await;
+    match result {
+        Ok(summary) => {
+            tracing::info!(%summary, "expansion finished");
+            Ok(summary)
+        }
+        Err(error) => {
+            let failed = IngestSummary {
+                seconds: clock.elapsed().as_secs_f64(),
+                ..IngestSummary::default()
+            };
+            let mut run = run_record(RunKind::Expand, started_at, &[], &failed);
+            run.error = Some(error.to_string());
+            record_failure(store, &run, &error).await;
+            Err(error)
+        }
+    }
+}
+
+/// Does what [`expand`] does inside `update` and records the run there, so that the
+/// caller's commit keeps both and a rollback drops both. Nothing is logged, because the
+/// caller may still roll back.
+pub async fn expand_in_update(update: &mut Update) -> Result<ExpandSummary, IngestError> {
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
+    let counts = expansion::expand_in(update).await?;
+    let summary = ExpandSummary {
+        providers_expanded: counts.providers_expanded,
+        ranges_v4: counts.ranges_v4,
+        ranges_v6: counts.ranges_v6,
+        addresses_v4: counts.addresses_v4,
+        addresses_v6: counts.addresses_v6,
+        serial: counts.serial,
+        seconds: clock.elapsed().as_secs_f64(),
+    };
     let as_ingest = IngestSummary {
         providers_expanded: summary.providers_expanded,
         ranges_v4: summary.ranges_v4,
@@ -243,35 +336,10 @@ pub async fn expand(store: &Store) -> Result<ExpandSummary, IngestError> {
         seconds: summary.seconds,
         ..IngestSummary::default()
     };
-    let mut run = run_record(RunKind::Expand, started_at, &[], &as_ingest);
-    let result = match result {
-        Ok(update) => commit_with_run(update, &run).await,
-        Err(error) => Err(error),
-    };
-    match result {
-        Ok(()) => {
-            tracing::info!(%summary, "expansion finished");
-            Ok(summary)
-        }
-        Err(error) => {
-            run.error = Some(error.to_string());
-            record_failure(store, &run, &error).await;
-            Err(error)
-        }
-    }
-}
-
-/// Runs the expansion update up to, not including, the commit.
-async fn expand_stored(store: &Store, summary: &mut ExpandSummary) -> Result<Update, IngestError> {
-    let mut update = store.begin_update().await?;
-    let counts = expansion::expand_in(&mut update).await?;
-    summary.providers_expanded = counts.providers_expanded;
-    summary.ranges_v4 = counts.ranges_v4;
-    summary.ranges_v6 = counts.ranges_v6;
-    summary.addresses_v4 = counts.addresses_v4;
-    summary.addresses_v6 = counts.addresses_v6;
-    summary.serial = counts.serial;
-    Ok(update)
+    update
+        .record_run(&run_record(RunKind::Expand, started_at, &[], &as_ingest))
+        .await?;
+    Ok(summary)
 }
 
 fn run_record(

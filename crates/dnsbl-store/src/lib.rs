@@ -53,19 +53,15 @@ impl Store {
 
     /// Returns whether a routing snapshot has been ingested.
     pub async fn has_routing_data(&self) -> Result<bool, StoreError> {
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM routing_ranges)")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(exists)
+        let mut conn = self.pool.acquire().await?;
+        read_has_routing_data(&mut conn).await
     }
 
     /// Returns whether the register changed after the last expansion, so the listed ranges
     /// are out of date (a process was killed between a register write and its expansion).
     pub async fn listings_stale(&self) -> Result<bool, StoreError> {
-        let stale: bool = sqlx::query_scalar("SELECT listings_stale FROM state WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(stale)
+        let mut conn = self.pool.acquire().await?;
+        read_listings_stale(&mut conn).await
     }
 
     /// Returns the serial of the listings, used as the SOA serial.
@@ -73,6 +69,20 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         read_serial(&mut conn).await
     }
+}
+
+pub(crate) async fn read_has_routing_data(conn: &mut SqliteConnection) -> Result<bool, StoreError> {
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM routing_ranges)")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(exists)
+}
+
+pub(crate) async fn read_listings_stale(conn: &mut SqliteConnection) -> Result<bool, StoreError> {
+    let stale: bool = sqlx::query_scalar("SELECT listings_stale FROM state WHERE id = 1")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(stale)
 }
 
 async fn read_serial(conn: &mut SqliteConnection) -> Result<u32, StoreError> {
@@ -114,30 +124,42 @@ impl Store {
     /// listings. Returns whether the serial increased.
     pub async fn sync_zone_settings(&self, fingerprint: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT zones_fingerprint FROM state WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await?;
-        if stored.as_deref() == Some(fingerprint) {
-            return Ok(false);
-        }
-        let old = read_serial(&mut tx).await?;
-        let serial = next_serial(&mut tx).await?;
-        sqlx::query("UPDATE state SET serial = ?, zones_fingerprint = ? WHERE id = 1")
-            .bind(serial)
-            .bind(fingerprint)
-            .execute(&mut *tx)
-            .await?;
-        // The listings are unchanged, so a cache valid for the old serial stays valid.
-        sqlx::query("UPDATE snapshot_cache SET serial = ? WHERE serial = ?")
-            .bind(serial)
-            .bind(old)
-            .execute(&mut *tx)
-            .await?;
+        let serial = sync_zone_settings_in(&mut tx, fingerprint).await?;
         tx.commit().await?;
-        tracing::info!(serial, "zone settings changed");
-        Ok(true)
+        if let Some(serial) = serial {
+            tracing::info!(serial, "zone settings changed");
+        }
+        Ok(serial.is_some())
     }
+}
+
+/// Does what [`Store::sync_zone_settings`] does inside the caller's transaction, without
+/// logging. Returns the new serial when it increased.
+pub(crate) async fn sync_zone_settings_in(
+    conn: &mut SqliteConnection,
+    fingerprint: &str,
+) -> Result<Option<u32>, StoreError> {
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT zones_fingerprint FROM state WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await?;
+    if stored.as_deref() == Some(fingerprint) {
+        return Ok(None);
+    }
+    let old = read_serial(conn).await?;
+    let serial = next_serial(conn).await?;
+    sqlx::query("UPDATE state SET serial = ?, zones_fingerprint = ? WHERE id = 1")
+        .bind(serial)
+        .bind(fingerprint)
+        .execute(&mut *conn)
+        .await?;
+    // The listings are unchanged, so a cache valid for the old serial stays valid.
+    sqlx::query("UPDATE snapshot_cache SET serial = ? WHERE serial = ?")
+        .bind(serial)
+        .bind(old)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(serial))
 }
 
 impl Store {

@@ -100,18 +100,34 @@ impl Store {
         fingerprint: Option<&str>,
     ) -> Result<RegisterChanges, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let changes = sync_in(&mut tx, register).await?;
-        if changes.changed {
-            let serial = bump_serial(&mut tx).await?;
+        let (changes, serial) = sync_with_fingerprint_in(&mut tx, register, fingerprint).await?;
+        tx.commit().await?;
+        if let Some(serial) = serial {
             tracing::info!(%changes, serial, "register synced");
         }
-        sqlx::query("UPDATE state SET register_fingerprint = ? WHERE id = 1")
-            .bind(fingerprint)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         Ok(changes)
     }
+}
+
+/// Does what [`Store::sync_register_with_fingerprint`] does inside the caller's
+/// transaction, without logging. Returns the changes and, when the serial increased, the
+/// new serial.
+pub(crate) async fn sync_with_fingerprint_in(
+    conn: &mut SqliteConnection,
+    register: &Register,
+    fingerprint: Option<&str>,
+) -> Result<(RegisterChanges, Option<u32>), StoreError> {
+    let changes = sync_in(conn, register).await?;
+    let serial = if changes.changed {
+        Some(bump_serial(conn).await?)
+    } else {
+        None
+    };
+    sqlx::query("UPDATE state SET register_fingerprint = ? WHERE id = 1")
+        .bind(fingerprint)
+        .execute(&mut *conn)
+        .await?;
+    Ok((changes, serial))
 }
 
 /// Applies the register inside the caller's transaction and fills in `changed`; the caller

@@ -101,6 +101,30 @@ impl Store {
     }
 }
 
+/// Builds the snapshot of `zones` inside the caller's write transaction, so that it reads
+/// the transaction's own writes: from the `snapshot_cache` row when it is valid for the
+/// current serial, otherwise from the tables, and then stores them as the row.
+pub(crate) async fn load_in_transaction(
+    conn: &mut SqliteConnection,
+    zones: &[ZoneSpec],
+) -> Result<(Snapshot, SnapshotSource), StoreError> {
+    let serial = read_serial(conn).await?;
+    // Each arm drops its BLOB before the build.
+    let cached = match read_cache(conn, serial).await? {
+        Some(row) => usable(decode(row.try_get(0)?, serial, zones))?,
+        None => None,
+    };
+    let (builder, source) = match cached {
+        Some(builder) => (builder, SnapshotSource::Cache),
+        None => {
+            let blob = encode_tables(conn, None).await?;
+            write_cache(conn, serial, &blob).await?;
+            (decode(&blob, serial, zones)?, SnapshotSource::Tables)
+        }
+    };
+    Ok((builder.build()?, source))
+}
+
 /// Returns the builder decoded from the cache, or `None` when the cache row is damaged:
 /// the caller then reads the tables, which the cache only copies, and a warning names
 /// the damage. Other errors are returned.

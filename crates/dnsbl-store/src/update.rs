@@ -92,7 +92,7 @@ impl Store {
 }
 
 impl Update {
-    fn conn(&mut self) -> &mut SqliteConnection {
+    pub(crate) fn conn(&mut self) -> &mut SqliteConnection {
         &mut self.tx
     }
 
@@ -102,6 +102,47 @@ impl Update {
         register: &dnsbl_config::Register,
     ) -> Result<crate::RegisterChanges, StoreError> {
         crate::register::sync_in(self.conn(), register).await
+    }
+
+    /// Does what [`Store::sync_register_with_fingerprint`] does inside this transaction,
+    /// without logging. Returns the changes and, when the serial increased, the new serial.
+    pub async fn sync_register_with_fingerprint(
+        &mut self,
+        register: &dnsbl_config::Register,
+        fingerprint: Option<&str>,
+    ) -> Result<(crate::RegisterChanges, Option<u32>), StoreError> {
+        crate::register::sync_with_fingerprint_in(self.conn(), register, fingerprint).await
+    }
+
+    /// Does what [`Store::sync_zone_settings`] does inside this transaction, without
+    /// logging. Returns the new serial when it increased.
+    pub async fn sync_zone_settings(
+        &mut self,
+        fingerprint: &str,
+    ) -> Result<Option<u32>, StoreError> {
+        crate::sync_zone_settings_in(self.conn(), fingerprint).await
+    }
+
+    /// Returns whether routing data is stored, read inside this transaction.
+    pub async fn has_routing_data(&mut self) -> Result<bool, StoreError> {
+        crate::read_has_routing_data(self.conn()).await
+    }
+
+    /// Returns whether the listed ranges are out of date, read inside this transaction.
+    /// See [`Store::listings_stale`].
+    pub async fn listings_stale(&mut self) -> Result<bool, StoreError> {
+        crate::read_listings_stale(self.conn()).await
+    }
+
+    /// Builds the snapshot of `zones` from the data read inside this transaction, including
+    /// its own uncommitted writes, and stores the `snapshot_cache` row when it was read from the
+    /// tables. A caller that commits only after this succeeded never stores data that
+    /// cannot be served.
+    pub async fn load_snapshot(
+        &mut self,
+        zones: &[dnsbl_core::ZoneSpec],
+    ) -> Result<(dnsbl_core::Snapshot, crate::SnapshotSource), StoreError> {
+        crate::snapshot::load_in_transaction(self.conn(), zones).await
     }
 
     /// Replaces the routing snapshot with `rows` and the record of its files with `sources`.

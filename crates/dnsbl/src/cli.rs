@@ -170,7 +170,8 @@ pub struct IngestArgs {
     pub widths: WidthArgs,
 }
 
-/// The maximum width of one routing row or register netblock.
+/// The maximum width of one routing row or register netblock, shared by serve, ingest and
+/// check so that all three accept the same register.
 #[derive(Debug, Args)]
 pub struct WidthArgs {
     /// Reject an IPv4 routing row or netblock with more addresses than a prefix of this
@@ -184,8 +185,9 @@ pub struct WidthArgs {
     pub max_prefix_v6: u8,
 
     /// Accept routing rows and netblocks of any width, even 0.0.0.0/0. Off by default, so
-    /// the limits of --max-prefix-v4 and --max-prefix-v6 apply.
-    #[arg(long)]
+    /// the limits of --max-prefix-v4 and --max-prefix-v6 apply. The variable takes true
+    /// or false.
+    #[arg(long, env = "DNSBL_ALLOW_WIDE_RANGES")]
     pub allow_wide_ranges: bool,
 }
 
@@ -205,6 +207,9 @@ impl WidthArgs {
 pub struct CheckArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    /// The same range limits as `serve`, applied to the register and the bundled data.
+    #[command(flatten)]
+    pub widths: WidthArgs,
     /// The same limits as `serve`, checked and summarised.
     #[command(flatten)]
     pub limits: crate::limits::LimitArgs,

@@ -119,9 +119,8 @@ async fn load_first_snapshot(
     limit: &RangeLimit,
     unchecked: &mut Option<&std::path::Path>,
 ) -> anyhow::Result<(Vec<ZoneSpec>, Snapshot)> {
-    let zones = prepare_store(store, zones_root, limit, unchecked).await?;
     let started = Instant::now();
-    let (snapshot, source) = store.load_snapshot_and_cache(&zones).await?;
+    let (zones, snapshot, source) = apply_zones(store, zones_root, limit, unchecked).await?;
     log_snapshot(&snapshot, source, started);
     Ok((zones, snapshot))
 }
@@ -154,72 +153,112 @@ pub(crate) fn files_fingerprint(texts: &ZonesTexts, limit: &RangeLimit) -> Strin
         .collect()
 }
 
-/// Reads zones/, applies register.toml to the store and makes sure listed ranges exist:
-/// the first start ingests the bundled routing data, a changed register is expanded
-/// again. Returns the zones to serve.
+/// Reads zones/, applies register.toml to the store, makes sure listed ranges exist and
+/// builds the snapshot to serve: the first start ingests the bundled routing data, a
+/// changed register is expanded again. Returns the zones and the snapshot.
+///
+/// Everything is written in one transaction, which commits only once the snapshot is
+/// built. A register or zone settings that cannot be served (a category code that a zone
+/// of style multi rejects, for example) thus fail with the reason and leave the stored
+/// register, serial and fingerprints as they were.
 ///
 /// When the files and range limits are those of the last successful sync (their
 /// fingerprint is stored with it), the register is neither parsed nor synced again: with
 /// a register of 90,000 providers that is most of the start time. Before a sync, the
 /// pages of the `unchecked` database file (if any) are checked, and it is set to `None`.
-async fn prepare_store(
+async fn apply_zones(
     store: &Store,
     root: &std::path::Path,
     limit: &RangeLimit,
     unchecked: &mut Option<&std::path::Path>,
-) -> anyhow::Result<Vec<ZoneSpec>> {
+) -> anyhow::Result<(Vec<ZoneSpec>, Snapshot, SnapshotSource)> {
     let texts = ZonesTexts::read(root)?;
     let fingerprint = files_fingerprint(&texts, limit);
     let unchanged = store.register_fingerprint().await?.as_deref() == Some(fingerprint.as_str())
         && store.has_routing_data().await?;
-    if unchanged {
-        let zones = texts.parse_zones()?;
-        drop(texts);
+    let (zones, dir) = if unchanged {
         debug!("zones/ unchanged since the last register sync, sync skipped");
-        store.sync_zone_settings(&zone_fingerprint(&zones)).await?;
-        if store.listings_stale().await? {
-            // An earlier process was killed between a register write and its expansion.
-            let summary = dnsbl_ingest::expand(store).await?;
-            info!(%summary, "listings were stale, expanded again");
+        (texts.parse_zones()?, None)
+    } else {
+        let mut dir = texts.parse()?;
+        dir.check_range_widths(limit)?;
+        if let Some(db) = unchecked.take() {
+            store.check_pages(db).await?;
         }
-        return Ok(zones);
-    }
-
-    let dir = texts.parse()?;
+        (std::mem::take(&mut dir.zones), Some(dir))
+    };
     drop(texts);
-    dir.check_range_widths(limit)?;
-    if let Some(db) = unchecked.take() {
-        store.check_pages(db).await?;
+
+    let mut update = store.begin_update().await?;
+    let mut synced = None;
+    if let Some(dir) = &dir {
+        let (changes, serial) = update
+            .sync_register_with_fingerprint(&dir.register, Some(&fingerprint))
+            .await?;
+        synced = serial.map(|serial| (changes, serial));
     }
-    let changes = store
-        .sync_register_with_fingerprint(&dir.register, Some(&fingerprint))
-        .await?;
-    store
-        .sync_zone_settings(&zone_fingerprint(&dir.zones))
-        .await?;
-    if !store.has_routing_data().await? {
-        let files = dir.bundled_data()?;
-        if files.is_empty() {
-            anyhow::bail!(
-                "no routing data is stored yet and {} contains no CSV files; \
-                 run `dnsbl ingest --asn-data FILE...` first",
-                dir.root.join(dnsbl_config::DATA_DIR).display()
-            );
-        }
-        info!(
-            files = files.len(),
-            "no routing data stored yet, ingesting the bundled data"
-        );
-        let summary = dnsbl_ingest::ingest_with_register(store, &files, None, limit).await?;
-        info!(%summary, "bundled routing data ingested");
-    } else if changes.changed || store.listings_stale().await? {
+    let zone_serial = update.sync_zone_settings(&zone_fingerprint(&zones)).await?;
+    let listings = if !update.has_routing_data().await? {
+        // Without routing data the fingerprint never matches, so the register was read.
+        let Some(dir) = &dir else {
+            anyhow::bail!("no routing data is stored yet and the register was not read");
+        };
+        Listings::Ingested(ingest_bundled(&mut update, dir, limit).await?)
+    } else if synced.is_some() || update.listings_stale().await? {
         // A stale mark without a change means an earlier process was killed between a
         // register write and its expansion.
-        let summary = dnsbl_ingest::expand(store).await?;
-        info!(%summary, "register changed, listings expanded again");
-    }
+        Listings::Expanded(dnsbl_ingest::expand_in_update(&mut update).await?)
+    } else {
+        Listings::Kept
+    };
     // The register (tens of MB for a large one) is dropped here; only the zones stay.
-    Ok(dir.zones)
+    drop(dir);
+    let (snapshot, source) = update.load_snapshot(&zones).await?;
+    update.commit().await?;
+
+    if let Some((changes, serial)) = synced {
+        info!(%changes, serial, "register synced");
+    }
+    if let Some(serial) = zone_serial {
+        info!(serial, "zone settings changed");
+    }
+    match listings {
+        Listings::Ingested(summary) => {
+            dnsbl_ingest::log_ingest_finished(&summary);
+            info!(%summary, "bundled routing data ingested");
+        }
+        Listings::Expanded(summary) => info!(%summary, "expansion finished"),
+        Listings::Kept => {}
+    }
+    Ok((zones, snapshot, source))
+}
+
+/// The change that [`apply_zones`] made to the listed ranges.
+enum Listings {
+    Ingested(dnsbl_ingest::IngestSummary),
+    Expanded(dnsbl_ingest::ExpandSummary),
+    Kept,
+}
+
+/// Ingests the routing data bundled in the zones directory inside `update`.
+async fn ingest_bundled(
+    update: &mut dnsbl_store::Update,
+    dir: &dnsbl_config::ZonesDir,
+    limit: &RangeLimit,
+) -> anyhow::Result<dnsbl_ingest::IngestSummary> {
+    let files = dir.bundled_data()?;
+    if files.is_empty() {
+        anyhow::bail!(
+            "no routing data is stored yet and {} contains no CSV files; \
+             run `dnsbl ingest --asn-data FILE...` first",
+            dir.root.join(dnsbl_config::DATA_DIR).display()
+        );
+    }
+    info!(
+        files = files.len(),
+        "no routing data stored yet, ingesting the bundled data"
+    );
+    Ok(dnsbl_ingest::ingest_in_update(update, &files, limit).await?)
 }
 
 /// Builds a new snapshot next to the current one and swaps it in. The log line comes
@@ -231,11 +270,20 @@ async fn install_snapshot(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     let (snapshot, source) = store.load_snapshot_and_cache(zones).await?;
+    swap_in(snapshot, source, started, current);
+    Ok(())
+}
+
+fn swap_in(
+    snapshot: Snapshot,
+    source: SnapshotSource,
+    started: Instant,
+    current: &ArcSwap<Snapshot>,
+) {
     let snapshot = Arc::new(snapshot);
     current.store(snapshot.clone());
     dnsbl_admin::record_reload(true);
     log_snapshot(&snapshot, source, started);
-    Ok(())
 }
 
 fn log_snapshot(snapshot: &Snapshot, source: SnapshotSource, started: Instant) {
@@ -297,15 +345,16 @@ async fn watch_for_changes(
     }
 }
 
-/// Reads zones/ again, applies it and installs a new snapshot. Returns the zones read.
+/// Reads zones/ again, applies it and installs the new snapshot. Returns the zones read.
 async fn reload_all(
     store: &Store,
     zones_root: &std::path::Path,
     current: &ArcSwap<Snapshot>,
     limit: &RangeLimit,
 ) -> anyhow::Result<Vec<ZoneSpec>> {
-    let zones = prepare_store(store, zones_root, limit, &mut None).await?;
-    install_snapshot(store, &zones, current).await?;
+    let started = Instant::now();
+    let (zones, snapshot, source) = apply_zones(store, zones_root, limit, &mut None).await?;
+    swap_in(snapshot, source, started, current);
     Ok(zones)
 }
 
