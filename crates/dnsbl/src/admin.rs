@@ -125,7 +125,7 @@ pub async fn spawn_api(
 
 /// Opens an existing database: a mistyped `--db` would otherwise create an empty one, and
 /// a token stored there is never seen by the server.
-async fn open(store: &StoreArgs) -> anyhow::Result<Store> {
+pub(crate) async fn open_existing(store: &StoreArgs) -> anyhow::Result<Store> {
     if !store.db.exists() {
         anyhow::bail!(
             "database {} not found; check --db, or start `dnsbl serve` once to create it",
@@ -164,13 +164,13 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
             );
         }
         TokenCommand::Revoke { store, name } => {
-            if !open(&store).await?.revoke_token(&name).await? {
+            if !open_existing(&store).await?.revoke_token(&name).await? {
                 anyhow::bail!("token {name:?} not found; `dnsbl token list` shows the tokens");
             }
             eprintln!("Token {name:?} revoked.");
         }
         TokenCommand::List { store } => {
-            for token in open(&store).await?.list_tokens().await? {
+            for token in open_existing(&store).await?.list_tokens().await? {
                 println!(
                     "{}\t{}\t{}",
                     token.name,
@@ -186,7 +186,7 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
 /// Builds the snapshot from the database and prints the listings covering the query.
 pub async fn run_lookup(args: LookupArgs) -> anyhow::Result<()> {
     let zones = ZonesDir::load(&args.store.zones)?;
-    let store = open(&args.store).await?;
+    let store = open_existing(&args.store).await?;
     let snapshot = store.load_snapshot(&zones.zones).await?;
     let matches = dnsbl_admin::lookup(&snapshot, &args.query)?;
     if matches.is_empty() {
