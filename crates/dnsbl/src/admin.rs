@@ -21,7 +21,8 @@ pub enum TokenCommand {
     Create {
         #[command(flatten)]
         store: StoreArgs,
-        /// Unique name of the token, recorded in the audit log.
+        /// Unique name of the token, recorded in the audit log: 1 to 100 ASCII letters,
+        /// digits, `.`, `-` and `_`.
         #[arg(long)]
         name: String,
         /// `admin` may read and write, `read` may only read.
@@ -144,6 +145,8 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
                 RoleArg::Admin => TokenRole::Admin,
                 RoleArg::Read => TokenRole::Read,
             };
+            // An invalid name must not leave a new, empty database behind.
+            dnsbl_store::check_token_name(&name)?;
             // A token may be created before the first start, so this creates the database,
             // and says so, because a mistyped --db would hide the token from the server.
             let created = !store.db.exists();
