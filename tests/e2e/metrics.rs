@@ -100,6 +100,13 @@ fn metrics_count_dns_responses() {
 const ADDRESS_ZONE: &str = "[[zone]]\nname = \"bl.test\"\nkind = \"address\"\n";
 const DOMAIN_ZONE: &str = "[[zone]]\nname = \"dbl.test\"\nkind = \"domain\"\n";
 
+/// Fetches `/metrics` and returns the series of one metric family.
+fn fetch_series(admin: std::net::SocketAddr, token: &str, family: &str) -> Vec<String> {
+    let response = request(admin, "GET", "/metrics", Some(token), None);
+    assert_eq!(response.status, 200, "body: {}", response.body);
+    series(&response.body, family)
+}
+
 /// Writes `zones_toml` and sends SIGHUP, then waits until the new snapshot serves.
 fn reload_zones(server: &crate::support::Server, zones: &std::path::Path, zones_toml: &str) {
     std::fs::write(zones.join("zones.toml"), zones_toml).unwrap();
@@ -145,10 +152,8 @@ fn zone_counts_survive_reorder() {
         let domain = query_udp(server.addr, "test.dbl.test", RecordType::A);
         assert_eq!(domain.metadata.response_code, ResponseCode::NoError);
     }
-    let swapped = request(admin, "GET", "/metrics", Some(&token), None);
-    assert_eq!(swapped.status, 200, "body: {}", swapped.body);
     assert_eq!(
-        series(&swapped.body, "dnsbl_dns_responses_total"),
+        fetch_series(admin, &token, "dnsbl_dns_responses_total"),
         vec![
             r#"dnsbl_dns_responses_total{zone="bl.test",type="A",rcode="NOERROR"} 1"#,
             r#"dnsbl_dns_responses_total{zone="dbl.test",type="A",rcode="NOERROR"} 2"#,
@@ -159,17 +164,15 @@ fn zone_counts_survive_reorder() {
     // TCP goes through the record path, which counts on its own.
     let domain = query_tcp(server.addr, "test.dbl.test", RecordType::A);
     assert_eq!(domain.metadata.response_code, ResponseCode::NoError);
-    let removed = request(admin, "GET", "/metrics", Some(&token), None);
-    assert_eq!(removed.status, 200, "body: {}", removed.body);
     assert_eq!(
-        series(&removed.body, "dnsbl_dns_responses_total"),
+        fetch_series(admin, &token, "dnsbl_dns_responses_total"),
         vec![
             r#"dnsbl_dns_responses_total{zone="bl.test",type="A",rcode="NOERROR"} 1"#,
             r#"dnsbl_dns_responses_total{zone="dbl.test",type="A",rcode="NOERROR"} 3"#,
         ]
     );
     assert_eq!(
-        series(&removed.body, "dnsbl_dns_listed_responses_total"),
+        fetch_series(admin, &token, "dnsbl_dns_listed_responses_total"),
         vec![
             r#"dnsbl_dns_listed_responses_total{zone="bl.test"} 1"#,
             r#"dnsbl_dns_listed_responses_total{zone="dbl.test"} 3"#,

@@ -200,6 +200,20 @@ fn rcode_slot(rcode: u16) -> usize {
 mod tests {
     use super::*;
 
+    fn cell<'a>(
+        zone: Option<&'a str>,
+        qtype: &'static str,
+        rcode: &'static str,
+        count: u64,
+    ) -> ResponseCount<'a> {
+        ResponseCount {
+            zone,
+            qtype,
+            rcode,
+            count,
+        }
+    }
+
     #[test]
     fn record_counts_each_cell() {
         let counters = QueryCounters::default();
@@ -216,12 +230,6 @@ mod tests {
         for (zone, qtype, rcode, listed) in cases {
             counters.record(zone, qtype, rcode, listed);
         }
-        let cell = |zone, qtype, rcode, count| ResponseCount {
-            zone,
-            qtype,
-            rcode,
-            count,
-        };
         assert_eq!(
             counters.responses(),
             vec![
@@ -245,12 +253,6 @@ mod tests {
         // A reload that lists the zones in the other order and removes bl.example.
         counters.record(Some("dbl.example"), 16, 0, true);
         counters.record(Some("new.example"), 1, 3, false);
-        let cell = |zone, qtype, rcode, count| ResponseCount {
-            zone,
-            qtype,
-            rcode,
-            count,
-        };
         assert_eq!(
             counters.responses(),
             vec![
