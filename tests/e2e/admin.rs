@@ -306,11 +306,14 @@ fn admin_errors_and_tokens() {
         r#"{{"name":"big","category":"x","note":"{}"}}"#,
         "a".repeat(2 * 1024 * 1024)
     );
-    assert_error(
-        &request(admin, "POST", "/v1/providers", token, Some(&large)),
-        413,
-        "body_too_large",
-        None,
+    let too_large = request(admin, "POST", "/v1/providers", token, Some(&large));
+    assert_error(&too_large, 413, "body_too_large", None);
+    assert_eq!(
+        too_large.json()["error"]["message"],
+        "request body too large: the limit is 1 MiB (1048576 bytes); send less data in one \
+         request",
+        "body: {}",
+        too_large.body
     );
 
     let metrics = request(admin, "GET", "/metrics", token, None);
@@ -323,4 +326,41 @@ fn admin_errors_and_tokens() {
         "metrics: {}",
         metrics.body
     );
+}
+
+#[test]
+fn token_create_rejects_bad_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("dnsbl.sqlite");
+    for name in ["", "a\nb", "with space", &"x".repeat(101)] {
+        let output = binary()
+            .args(["token", "create", "--name", name, "--role", "read", "--db"])
+            .arg(&db)
+            .output()
+            .expect("dnsbl token create runs");
+        assert!(!output.status.success(), "name {name:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let expected = format!(
+            "invalid token name {name:?}: expected 1 to 100 ASCII letters, digits, '.', '-' or '_'"
+        );
+        assert!(
+            stderr.contains(&expected),
+            "name {name:?}, stderr: {stderr}"
+        );
+        assert!(!db.exists(), "name {name:?} created the database");
+    }
+
+    create_token(&db, "ops.team-1_a", "read");
+    let list = binary()
+        .args(["token", "list", "--db"])
+        .arg(&db)
+        .output()
+        .expect("dnsbl token list runs");
+    assert!(list.status.success(), "token list: {list:?}");
+    let stdout = String::from_utf8(list.stdout).expect("UTF-8 list");
+    let names: Vec<&str> = stdout
+        .lines()
+        .map(|line| line.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(names, ["ops.team-1_a"]);
 }

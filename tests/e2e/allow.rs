@@ -52,7 +52,19 @@ fn allow_entry_exempts_in_dns() {
     assert!(items.iter().any(|item| item["id"] == id), "list: {listed}");
 
     let duplicate = request(admin, "POST", "/v1/allow", token, Some(body));
-    assert_error(&duplicate, 409, "duplicate_name");
+    assert_error(&duplicate, 409, "duplicate_entry");
+    let error = &duplicate.json()["error"];
+    assert_eq!(error["field"], "target", "body: {}", duplicate.body);
+    assert_eq!(
+        error["value"], "198.51.100.7/32",
+        "body: {}",
+        duplicate.body
+    );
+    assert_eq!(
+        error["message"], "allow-list entry \"198.51.100.7/32\" already exists",
+        "body: {}",
+        duplicate.body
+    );
     let read_only = request(admin, "POST", "/v1/allow", Some(&read_token), Some(body));
     assert_error(&read_only, 403, "forbidden");
     let cases = [

@@ -1,5 +1,5 @@
 //! `dnsbl export`: the file set and its manifest, a set that survives a kill, and the
-//! error without routing data.
+//! errors for a missing database and one without routing data.
 
 use crate::support::{binary, repo_zones};
 
@@ -93,10 +93,10 @@ fn export_writes_files_and_manifest() {
 #[test]
 fn export_without_routing_data_fails() {
     let root = tempfile::tempdir().unwrap();
-    let output = export(
-        &root.path().join("empty.sqlite"),
-        &root.path().join("export"),
-    );
+    let db = root.path().join("empty.sqlite");
+    // Creating a token creates the database, with no routing data.
+    crate::admin::create_token(&db, "reader", "read");
+    let output = export(&db, &root.path().join("export"));
     assert!(!output.status.success(), "export must fail");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -169,4 +169,21 @@ fn killed_export_leaves_a_complete_set() {
     assert_complete_set(&dir);
     let sets = std::fs::read_dir(dir.join(".sets")).unwrap().count();
     assert!(sets <= 2, "old and unfinished sets are removed: {sets}");
+}
+
+#[test]
+fn export_missing_database_fails() {
+    let root = tempfile::tempdir().unwrap();
+    let db = root.path().join("missing.sqlite");
+    let output = export(&db, &root.path().join("export"));
+    assert!(!output.status.success(), "export must fail");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = format!("database {} not found", db.display());
+    assert!(stderr.contains(&expected), "stderr: {stderr}");
+    let mut left: Vec<String> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, Vec::<String>::new(), "nothing is created");
 }

@@ -96,3 +96,86 @@ fn metrics_count_dns_responses() {
         vec![r#"dnsbl_dns_listed_responses_total{zone="bl.example"} 3"#]
     );
 }
+
+const ADDRESS_ZONE: &str = "[[zone]]\nname = \"bl.test\"\nkind = \"address\"\n";
+const DOMAIN_ZONE: &str = "[[zone]]\nname = \"dbl.test\"\nkind = \"domain\"\n";
+
+/// Fetches `/metrics` and returns the series of one metric family.
+fn fetch_series(admin: std::net::SocketAddr, token: &str, family: &str) -> Vec<String> {
+    let response = request(admin, "GET", "/metrics", Some(token), None);
+    assert_eq!(response.status, 200, "body: {}", response.body);
+    series(&response.body, family)
+}
+
+/// Writes `zones_toml` and sends SIGHUP, then waits until the new snapshot serves.
+fn reload_zones(server: &crate::support::Server, zones: &std::path::Path, zones_toml: &str) {
+    std::fs::write(zones.join("zones.toml"), zones_toml).unwrap();
+    server.hangup();
+    server.wait_for_log("SIGHUP received", std::time::Duration::from_secs(20));
+    server.wait_for_log("snapshot loaded", std::time::Duration::from_secs(20));
+}
+
+#[test]
+fn zone_counts_survive_reorder() {
+    let temp = tempfile::tempdir().unwrap();
+    let zones = temp.path().join("zones");
+    std::fs::create_dir_all(zones.join("data")).unwrap();
+    std::fs::write(
+        zones.join("data/asn.csv"),
+        "203.0.113.0,203.0.113.255,64511,Unrelated\n",
+    )
+    .unwrap();
+    std::fs::write(
+        zones.join("register.toml"),
+        "[[category]]\nname = \"listed\"\ncode = \"127.0.0.2\"\ntxt = \"{query} listed\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        zones.join("zones.toml"),
+        format!("{ADDRESS_ZONE}{DOMAIN_ZONE}"),
+    )
+    .unwrap();
+    let db = temp.path().join("dnsbl.sqlite");
+    let token = create_token(&db, "prometheus", "read");
+    let server = crate::support::Server::start(&zones, &db);
+    let line = server.wait_for_log("admin API listening", std::time::Duration::from_secs(10));
+    let admin = crate::support::field(&line, "address")
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // The RFC 5782 test entries: 127.0.0.2 and the domain "test" are listed.
+    let address = query_udp(server.addr, "2.0.0.127.bl.test", RecordType::A);
+    assert_eq!(address.metadata.response_code, ResponseCode::NoError);
+    reload_zones(&server, &zones, &format!("{DOMAIN_ZONE}{ADDRESS_ZONE}"));
+    for _ in 0..2 {
+        let domain = query_udp(server.addr, "test.dbl.test", RecordType::A);
+        assert_eq!(domain.metadata.response_code, ResponseCode::NoError);
+    }
+    assert_eq!(
+        fetch_series(admin, &token, "dnsbl_dns_responses_total"),
+        vec![
+            r#"dnsbl_dns_responses_total{zone="bl.test",type="A",rcode="NOERROR"} 1"#,
+            r#"dnsbl_dns_responses_total{zone="dbl.test",type="A",rcode="NOERROR"} 2"#,
+        ]
+    );
+
+    reload_zones(&server, &zones, DOMAIN_ZONE);
+    // TCP goes through the record path, which counts on its own.
+    let domain = query_tcp(server.addr, "test.dbl.test", RecordType::A);
+    assert_eq!(domain.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(
+        fetch_series(admin, &token, "dnsbl_dns_responses_total"),
+        vec![
+            r#"dnsbl_dns_responses_total{zone="bl.test",type="A",rcode="NOERROR"} 1"#,
+            r#"dnsbl_dns_responses_total{zone="dbl.test",type="A",rcode="NOERROR"} 3"#,
+        ]
+    );
+    assert_eq!(
+        fetch_series(admin, &token, "dnsbl_dns_listed_responses_total"),
+        vec![
+            r#"dnsbl_dns_listed_responses_total{zone="bl.test"} 1"#,
+            r#"dnsbl_dns_listed_responses_total{zone="dbl.test"} 3"#,
+        ]
+    );
+}

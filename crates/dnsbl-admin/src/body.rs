@@ -13,6 +13,15 @@ use crate::error::ApiError;
 /// Largest accepted request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Returns the message of a 413 response, with the limit.
+pub fn too_large_message() -> String {
+    format!(
+        "request body too large: the limit is {} MiB ({MAX_BODY_BYTES} bytes); send less \
+         data in one request",
+        MAX_BODY_BYTES / (1024 * 1024)
+    )
+}
+
 /// A JSON object body: 400 for malformed JSON, 422 for JSON of the wrong shape (including
 /// an array, which serde would otherwise read as the struct's fields in order), 413 when
 /// larger than [`MAX_BODY_BYTES`]. A 422 names the field path, such as `netblocks[2]`, and
@@ -27,12 +36,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .await
             .map_err(|rejection| {
                 let status = rejection.status();
-                let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    "body_too_large"
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(status, "body_too_large", too_large_message())
                 } else {
-                    "invalid_body"
-                };
-                ApiError::new(status, code, rejection.body_text())
+                    ApiError::new(status, "invalid_body", rejection.body_text())
+                }
             })?;
         let starts_object = bytes
             .iter()
@@ -224,12 +232,7 @@ pub fn check_body_name(
 /// escaping. Names in zones/register.toml may contain other characters, such as spaces,
 /// and are edited in that file.
 pub fn check_name(name: &str) -> Result<(), ApiError> {
-    let valid = !name.is_empty()
-        && name.len() <= 100
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if valid {
+    if dnsbl_store::is_valid_name(name) {
         Ok(())
     } else {
         Err(ApiError::invalid(

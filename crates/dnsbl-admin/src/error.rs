@@ -79,9 +79,15 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         let message = error.to_string();
         match error {
-            StoreError::Conflict { name, .. } => {
-                let mut api = ApiError::new(StatusCode::CONFLICT, "duplicate_name", message);
-                api.body.field = Some("name".into());
+            StoreError::Conflict { kind, name } => {
+                // An allow-list entry has no name, so a duplicate has the same `target` and zone.
+                let (code, field) = if kind == dnsbl_store::ALLOW_ENTRY_KIND {
+                    ("duplicate_entry", "target")
+                } else {
+                    ("duplicate_name", "name")
+                };
+                let mut api = ApiError::new(StatusCode::CONFLICT, code, message);
+                api.body.field = Some(field.into());
                 api.body.value = Some(name);
                 api
             }
@@ -195,7 +201,7 @@ fn describe_status(
             };
             ("method_not_allowed", message)
         }
-        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", or_text("request body too large")),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", crate::body::too_large_message()),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             "unsupported_media_type",
             or_text("unsupported content type"),

@@ -24,6 +24,7 @@ mod body;
 mod categories;
 mod download;
 mod error;
+mod http_server;
 mod ingest;
 mod ingest_source;
 mod ingest_task;
@@ -151,9 +152,7 @@ pub async fn spawn(
     let bound = listener.local_addr()?;
     let app = router(state);
     let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            tracing::error!(%error, "admin API stopped");
-        }
+        http_server::serve(listener, app, http_server::ConnectionLimits::DEFAULT).await;
     });
     Ok((bound, task))
 }

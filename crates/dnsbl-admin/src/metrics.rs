@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
-use dnsbl_core::{QueryCounters, Snapshot};
+use dnsbl_core::QueryCounters;
 
 use crate::AppState;
 use crate::error::ErrorResponse;
@@ -139,7 +139,7 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
          # TYPE dnsbl_admin_last_expansion_seconds gauge\n\
          dnsbl_admin_last_expansion_seconds {expansion}"
     );
-    render_queries(&mut text, &state.queries, &snapshot);
+    render_queries(&mut text, &state.queries);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
@@ -179,18 +179,9 @@ fn render_ingests(text: &mut String, metrics: &AdminMetrics) {
 }
 
 /// Writes the DNS response counters. Only non-zero series are written. The `zone` label is
-/// empty for queries outside every zone.
-///
-/// NOTE: counters are kept by zone index, so after a reload that adds or removes zones in
-/// the middle of zones.toml, earlier counts appear under the zone now at that index.
-fn render_queries(text: &mut String, queries: &QueryCounters, snapshot: &Snapshot) {
-    let zone_name = |zone: Option<usize>| match zone {
-        Some(index) => snapshot
-            .zones
-            .get(index)
-            .map_or_else(|| format!("#{index}"), |zone| zone.spec.name.clone()),
-        None => String::new(),
-    };
+/// empty for queries outside every zone. Counts follow the zone name across reloads, and a
+/// zone removed from zones.toml keeps its series at the last value until the restart.
+fn render_queries(text: &mut String, queries: &QueryCounters) {
     let _ = writeln!(
         text,
         "# HELP dnsbl_dns_responses_total DNS responses by zone, query type and response code.\n\
@@ -200,7 +191,7 @@ fn render_queries(text: &mut String, queries: &QueryCounters, snapshot: &Snapsho
         let _ = writeln!(
             text,
             "dnsbl_dns_responses_total{{zone=\"{}\",type=\"{}\",rcode=\"{}\"}} {}",
-            escape_label(&zone_name(cell.zone)),
+            escape_label(cell.zone.unwrap_or_default()),
             cell.qtype,
             cell.rcode,
             cell.count
@@ -215,7 +206,7 @@ fn render_queries(text: &mut String, queries: &QueryCounters, snapshot: &Snapsho
         let _ = writeln!(
             text,
             "dnsbl_dns_listed_responses_total{{zone=\"{}\"}} {count}",
-            escape_label(&zone_name(zone))
+            escape_label(zone.unwrap_or_default())
         );
     }
 }

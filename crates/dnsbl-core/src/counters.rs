@@ -2,15 +2,22 @@
 //! responses by zone, query type and response code (RFC 1035 §4.1.1, RFC 6895 §2.3),
 //! responses that reported a listing, and dropped query log lines.
 //!
-//! Recording is one relaxed atomic add into a fixed array, so the UDP wire path counts
-//! without allocating or locking.
+//! Counts are kept by zone name, not by the zone's position in a snapshot, so a reload that
+//! reorders, adds or removes zones leaves every zone's series with its own counts. A zone
+//! gets a slot the first time a response of it is counted and keeps it for the life of the
+//! process, so a removed zone's series stays at its last value.
+//!
+//! Recording is a scan of the slots' names and one relaxed atomic add into a fixed array,
+//! so the UDP wire path counts without locking, and allocates only once per new zone name.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Zones counted one by one; queries of zones at higher indexes count as "no zone".
+/// Zone names counted one by one. Responses of further names, after this many distinct
+/// names were counted since the start, count as "no zone".
 pub const MAX_COUNTED_ZONES: usize = 64;
-/// Slot of queries outside every zone (REFUSED, unparsable requests) and of zones at
-/// index [`MAX_COUNTED_ZONES`] or above.
+/// Slot of queries outside every zone (REFUSED, unparsable requests) and of zone names
+/// beyond [`MAX_COUNTED_ZONES`].
 const NO_ZONE: usize = MAX_COUNTED_ZONES;
 const ZONE_SLOTS: usize = MAX_COUNTED_ZONES + 1;
 
@@ -24,6 +31,8 @@ pub const RCODE_LABELS: [&str; 7] = [
 /// Per-zone response counters.
 #[derive(Debug)]
 pub struct QueryCounters {
+    /// The zone name of each slot, set when the first response of that zone is counted.
+    zone_names: Box<[OnceLock<Box<str>>]>,
     responses: Box<[AtomicU64]>,
     listed: Box<[AtomicU64]>,
     /// Responses withheld or replaced by response rate limiting and zone access lists.
@@ -78,6 +87,7 @@ impl Default for QueryCounters {
     fn default() -> Self {
         let zeros = |count: usize| (0..count).map(|_| AtomicU64::new(0)).collect();
         QueryCounters {
+            zone_names: (0..MAX_COUNTED_ZONES).map(|_| OnceLock::new()).collect(),
             responses: zeros(ZONE_SLOTS * TYPE_LABELS.len() * RCODE_LABELS.len()),
             listed: zeros(ZONE_SLOTS),
             limits: LimitCounters::default(),
@@ -88,20 +98,20 @@ impl Default for QueryCounters {
 
 /// One cell of [`QueryCounters::snapshot`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResponseCount {
-    /// Index into the snapshot's zones; `None` for queries outside every counted zone.
-    pub zone: Option<usize>,
+pub struct ResponseCount<'a> {
+    /// Zone name; `None` for queries outside every counted zone.
+    pub zone: Option<&'a str>,
     pub qtype: &'static str,
     pub rcode: &'static str,
     pub count: u64,
 }
 
 impl QueryCounters {
-    /// Counts one response. `zone` is the index of the query's zone in the snapshot that
-    /// answered, `qtype` the query type number and `rcode` the response code, extended
-    /// with EDNS (RFC 6891 §6.1.3) or not.
-    pub fn record(&self, zone: Option<usize>, qtype: u16, rcode: u16, listed: bool) {
-        let zone = zone_slot(zone);
+    /// Counts one response. `zone` is the name of the query's zone (`ZoneSpec::name`),
+    /// `qtype` the query type number and `rcode` the response code, extended with EDNS
+    /// (RFC 6891 §6.1.3) or not.
+    pub fn record(&self, zone: Option<&str>, qtype: u16, rcode: u16, listed: bool) {
+        let zone = self.zone_slot(zone);
         let index =
             (zone * TYPE_LABELS.len() + type_slot(qtype)) * RCODE_LABELS.len() + rcode_slot(rcode);
         self.responses[index].fetch_add(1, Ordering::Relaxed);
@@ -111,7 +121,7 @@ impl QueryCounters {
     }
 
     /// Returns every non-zero response counter.
-    pub fn responses(&self) -> Vec<ResponseCount> {
+    pub fn responses(&self) -> Vec<ResponseCount<'_>> {
         let mut counts = Vec::new();
         for (index, counter) in self.responses.iter().enumerate() {
             let count = counter.load(Ordering::Relaxed);
@@ -122,7 +132,7 @@ impl QueryCounters {
             let qtype = index / RCODE_LABELS.len() % TYPE_LABELS.len();
             let zone = index / RCODE_LABELS.len() / TYPE_LABELS.len();
             counts.push(ResponseCount {
-                zone: (zone != NO_ZONE).then_some(zone),
+                zone: self.zone_name(zone),
                 qtype: TYPE_LABELS[qtype],
                 rcode: RCODE_LABELS[rcode],
                 count,
@@ -132,25 +142,35 @@ impl QueryCounters {
     }
 
     /// Returns the listed answers per zone, non-zero ones only.
-    pub fn listed(&self) -> Vec<(Option<usize>, u64)> {
+    pub fn listed(&self) -> Vec<(Option<&str>, u64)> {
         self.listed
             .iter()
             .enumerate()
-            .map(|(zone, counter)| {
-                (
-                    (zone != NO_ZONE).then_some(zone),
-                    counter.load(Ordering::Relaxed),
-                )
-            })
+            .map(|(zone, counter)| (self.zone_name(zone), counter.load(Ordering::Relaxed)))
             .filter(|(_, count)| *count > 0)
             .collect()
     }
-}
 
-fn zone_slot(zone: Option<usize>) -> usize {
-    match zone {
-        Some(index) if index < MAX_COUNTED_ZONES => index,
-        _ => NO_ZONE,
+    /// Returns the slot of the zone `name`, taking the first free slot for a new name.
+    fn zone_slot(&self, name: Option<&str>) -> usize {
+        let Some(name) = name else {
+            return NO_ZONE;
+        };
+        for (slot, cell) in self.zone_names.iter().enumerate() {
+            // Another thread may take a free slot for another name between the check and
+            // `set`, so the name is compared again after `set`.
+            if cell.get().is_none() {
+                let _ = cell.set(name.into());
+            }
+            if cell.get().is_some_and(|stored| **stored == *name) {
+                return slot;
+            }
+        }
+        NO_ZONE
+    }
+
+    fn zone_name(&self, slot: usize) -> Option<&str> {
+        self.zone_names.get(slot)?.get().map(|name| &**name)
     }
 }
 
@@ -180,40 +200,86 @@ fn rcode_slot(rcode: u16) -> usize {
 mod tests {
     use super::*;
 
-    #[test]
-    fn record_counts_each_cell() {
-        let counters = QueryCounters::default();
-        let cases = [
-            (Some(0), 1, 0, true),
-            (Some(0), 1, 0, true),
-            (Some(1), 16, 3, false),
-            (None, 28, 5, false),
-            (Some(MAX_COUNTED_ZONES), 99, 9, false),
-            (Some(2), 255, 1, false),
-            (Some(2), 15, 4, false),
-            (Some(2), 15, 2, false),
-        ];
-        for (zone, qtype, rcode, listed) in cases {
-            counters.record(zone, qtype, rcode, listed);
-        }
-        let cell = |zone, qtype, rcode, count| ResponseCount {
+    fn cell<'a>(
+        zone: Option<&'a str>,
+        qtype: &'static str,
+        rcode: &'static str,
+        count: u64,
+    ) -> ResponseCount<'a> {
+        ResponseCount {
             zone,
             qtype,
             rcode,
             count,
-        };
+        }
+    }
+
+    #[test]
+    fn record_counts_each_cell() {
+        let counters = QueryCounters::default();
+        let cases = [
+            (Some("bl.example"), 1, 0, true),
+            (Some("bl.example"), 1, 0, true),
+            (Some("dbl.example"), 16, 3, false),
+            (None, 28, 5, false),
+            (None, 99, 9, false),
+            (Some("v6.example"), 255, 1, false),
+            (Some("v6.example"), 15, 4, false),
+            (Some("v6.example"), 15, 2, false),
+        ];
+        for (zone, qtype, rcode, listed) in cases {
+            counters.record(zone, qtype, rcode, listed);
+        }
         assert_eq!(
             counters.responses(),
             vec![
-                cell(Some(0), "A", "NOERROR", 2),
-                cell(Some(1), "TXT", "NXDOMAIN", 1),
-                cell(Some(2), "ANY", "FORMERR", 1),
-                cell(Some(2), "other", "NOTIMP", 1),
-                cell(Some(2), "other", "SERVFAIL", 1),
+                cell(Some("bl.example"), "A", "NOERROR", 2),
+                cell(Some("dbl.example"), "TXT", "NXDOMAIN", 1),
+                cell(Some("v6.example"), "ANY", "FORMERR", 1),
+                cell(Some("v6.example"), "other", "NOTIMP", 1),
+                cell(Some("v6.example"), "other", "SERVFAIL", 1),
                 cell(None, "AAAA", "REFUSED", 1),
                 cell(None, "other", "other", 1),
             ]
         );
-        assert_eq!(counters.listed(), vec![(Some(0), 2)]);
+        assert_eq!(counters.listed(), vec![(Some("bl.example"), 2)]);
+    }
+
+    #[test]
+    fn counts_follow_zone_name() {
+        let counters = QueryCounters::default();
+        counters.record(Some("bl.example"), 1, 0, true);
+        counters.record(Some("dbl.example"), 16, 0, false);
+        // A reload that lists the zones in the other order and removes bl.example.
+        counters.record(Some("dbl.example"), 16, 0, true);
+        counters.record(Some("new.example"), 1, 3, false);
+        assert_eq!(
+            counters.responses(),
+            vec![
+                cell(Some("bl.example"), "A", "NOERROR", 1),
+                cell(Some("dbl.example"), "TXT", "NOERROR", 2),
+                cell(Some("new.example"), "A", "NXDOMAIN", 1),
+            ]
+        );
+        assert_eq!(
+            counters.listed(),
+            vec![(Some("bl.example"), 1), (Some("dbl.example"), 1)]
+        );
+    }
+
+    #[test]
+    fn zones_beyond_max_count_as_none() {
+        let counters = QueryCounters::default();
+        for index in 0..MAX_COUNTED_ZONES {
+            counters.record(Some(&format!("z{index}.example")), 1, 0, false);
+        }
+        counters.record(Some("extra.example"), 1, 0, false);
+        counters.record(Some("z0.example"), 1, 0, false);
+        let responses = counters.responses();
+        assert_eq!(responses.len(), MAX_COUNTED_ZONES + 1);
+        assert_eq!(responses[0].zone, Some("z0.example"));
+        assert_eq!(responses[0].count, 2);
+        assert_eq!(responses[MAX_COUNTED_ZONES].zone, None);
+        assert_eq!(responses[MAX_COUNTED_ZONES].count, 1);
     }
 }

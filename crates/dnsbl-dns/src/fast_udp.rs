@@ -236,7 +236,7 @@ impl Responder {
                 {
                     return false;
                 }
-                record_wire(&self.counters, &self.scratch, response);
+                record_wire(&self.counters, snapshot, &self.scratch, response);
                 self.query_log.record_response(client, response);
                 true
             }
@@ -257,9 +257,17 @@ impl Responder {
 ///
 /// NOTE: all UDP threads add to the same counters, so at high rates their cache lines
 /// move between CPUs; the cost per query has not been measured yet.
-fn record_wire(counters: &QueryCounters, scratch: &WireScratch, response: &[u8]) {
+fn record_wire(
+    counters: &QueryCounters,
+    snapshot: &Snapshot,
+    scratch: &WireScratch,
+    response: &[u8],
+) {
     let (qtype, zone) = scratch.last_query();
+    let name = zone
+        .and_then(|index| snapshot.zones.get(index))
+        .map(|zone| zone.spec.name.as_str());
     let rcode = u16::from(response[3] & 0x0f);
     let answers = u16::from_be_bytes([response[6], response[7]]);
-    counters.record(zone, qtype, rcode, rcode == 0 && answers > 0);
+    counters.record(name, qtype, rcode, rcode == 0 && answers > 0);
 }

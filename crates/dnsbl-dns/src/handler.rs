@@ -201,7 +201,8 @@ impl RequestHandler for DnsblHandler {
             Verdict::Refuse => {
                 let rcode = ResponseCode::Refused;
                 let qtype = u16::from(query.query_type());
-                self.counters.record(zone, qtype, u16::from(rcode), false);
+                let name = zone.map(|index| snapshot.zones[index].spec.name.as_str());
+                self.counters.record(name, qtype, u16::from(rcode), false);
                 let response = builder.error_msg(&request.metadata, rcode);
                 return send(request, response_handle, response).await;
             }
@@ -305,17 +306,11 @@ impl DnsblHandler {
             .map(|label| std::str::from_utf8(label).unwrap_or(""))
             .collect();
         let zone = snapshot.find_zone(&labels);
-        let index = zone.and_then(|zone| {
-            snapshot
-                .zones
-                .iter()
-                .position(|candidate| std::ptr::eq(candidate, zone))
-        });
         let listed = answer.rcode == ResponseCode::NoError
             && !answer.answers.is_empty()
             && zone.is_some_and(|zone| labels.len() > zone.label_count());
         self.counters.record(
-            index,
+            zone.map(|zone| zone.spec.name.as_str()),
             u16::from(query.query_type()),
             u16::from(answer.rcode),
             listed,

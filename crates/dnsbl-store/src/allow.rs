@@ -12,6 +12,9 @@ use sqlx::sqlite::SqliteRow;
 use crate::tokens::{AuditContext, record_audit};
 use crate::{Page, Store, StoreError, addr, bump_serial};
 
+/// The `kind` of the [`StoreError`] variants about allow-list entries.
+pub const ALLOW_ENTRY_KIND: &str = "allow-list entry";
+
 /// A stored allow-list entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -70,7 +73,7 @@ impl Store {
         .await?;
         if exists {
             return Err(StoreError::Conflict {
-                kind: "allow-list entry",
+                kind: ALLOW_ENTRY_KIND,
                 name: value,
             });
         }
@@ -137,14 +140,14 @@ impl Store {
         .await?;
         let Some(row) = row else {
             return Err(StoreError::NotFound {
-                kind: "allow-list entry",
+                kind: ALLOW_ENTRY_KIND,
                 name: id.to_string(),
             });
         };
         let record = read_record(&row)?;
         if record.source == "file" {
             return Err(StoreError::ReadOnly {
-                kind: "allow-list entry",
+                kind: ALLOW_ENTRY_KIND,
                 name: record.value,
             });
         }

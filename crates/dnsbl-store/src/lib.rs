@@ -28,14 +28,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::{SqliteConnection, SqlitePool};
 
 pub use admin::{Delisting, NewProvider, Page, ProviderFilter, ProviderRecord};
-pub use allow::AllowRecord;
+pub use allow::{ALLOW_ENTRY_KIND, AllowRecord};
 pub use categories::{CategoryRecord, NewCategory};
 pub use error::StoreError;
 pub use operators::{NewOperator, OperatorRecord};
 pub use register::{ChangeCounts, REMOVED_REASON, RegisterChanges};
 pub use runs::{RunKind, RunRecord, StoredRun};
 pub use snapshot::SnapshotSource;
-pub use tokens::{AuditContext, AuditEntry, TokenInfo, TokenRole};
+pub use tokens::{AuditContext, AuditEntry, TokenInfo, TokenRole, check_token_name, is_valid_name};
 pub use update::{
     ExpansionInput, ListedRange, ProviderTargets, RoutingRow, RoutingSource, SourceKey, Update,
 };

@@ -68,14 +68,42 @@ pub struct AuditContext {
     pub path: String,
 }
 
+/// Returns whether `name` has 1 to 100 ASCII letters, digits, `.`, `-` and `_`, the form
+/// of the token names and of the names that the admin API creates.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// Checks a token name with [`is_valid_name`]. The audit log and `dnsbl token list`, which
+/// writes one token per line, print the name as it is.
+pub fn check_token_name(name: &str) -> Result<(), StoreError> {
+    if is_valid_name(name) {
+        return Ok(());
+    }
+    Err(StoreError::Rejected {
+        code: "invalid_name",
+        field: "name".to_owned(),
+        value: name.to_owned(),
+        message: format!(
+            "invalid token name {name:?}: expected 1 to 100 ASCII letters, digits, '.', '-' or '_'"
+        ),
+    })
+}
+
 fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
 impl Store {
     /// Creates a token and returns its secret, which is not stored and cannot be read
-    /// again. Fails with [`StoreError::Conflict`] if a token of that name exists.
+    /// again. Fails with [`StoreError::Rejected`] for an invalid name (see
+    /// [`check_token_name`]) and with [`StoreError::Conflict`] if a token of that name exists.
     pub async fn create_token(&self, name: &str, role: TokenRole) -> Result<String, StoreError> {
+        check_token_name(name)?;
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes)
             .map_err(|error| StoreError::InvalidData(format!("no random bytes: {error}")))?;

@@ -548,3 +548,156 @@ async fn started_run_completes_or_fails() {
         StoreError::NotFound { .. }
     ));
 }
+
+fn allow_domain(domain: &str) -> dnsbl_config::AllowEntry {
+    dnsbl_config::AllowEntry {
+        target: dnsbl_config::AllowTarget::Domain(domain.to_owned()),
+        reason: "test".to_owned(),
+        zone: None,
+    }
+}
+
+fn test_audit() -> dnsbl_store::AuditContext {
+    dnsbl_store::AuditContext {
+        token_name: "test".to_owned(),
+        method: "POST".to_owned(),
+        path: "/v1/allow".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn allow_ids_not_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
+    let audit = test_audit();
+    let mut ids = Vec::new();
+    for index in 1..=8 {
+        let domain = format!("a{index}.example");
+        let record = store
+            .create_allow_entry(&audit, &allow_domain(&domain))
+            .await
+            .unwrap();
+        ids.push(record.id);
+    }
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7, 8]);
+    for id in ids {
+        store.delete_allow_entry(&audit, id).await.unwrap();
+    }
+
+    let record = store
+        .create_allow_entry(&audit, &allow_domain("new.example"))
+        .await
+        .unwrap();
+    assert_eq!(record.id, 9);
+    let stale = store.delete_allow_entry(&audit, 1).await.unwrap_err();
+    assert!(matches!(stale, StoreError::NotFound { .. }), "{stale:?}");
+    let page = store.list_allow_entries(10, 0).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].value, "new.example");
+}
+
+/// Opens `path` as the database of a release whose newest migration is 0007, before
+/// allow-list ids used AUTOINCREMENT.
+async fn schema_0007_pool(path: &Path) -> sqlx::SqlitePool {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::migrate!("../../migrations")
+        .run_to(7, &pool)
+        .await
+        .unwrap();
+    pool
+}
+
+#[tokio::test]
+async fn allow_migration_keeps_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dnsbl.db");
+    let pool = schema_0007_pool(&path).await;
+    for (id, value, source) in [
+        (3, "file.example", "file"),
+        (5, "api.example", "api"),
+        (9, "other.example", "api"),
+    ] {
+        sqlx::query(
+            "INSERT INTO allow_entries (id, value, kind, reason, source) VALUES (?, ?, 'domain', 'r', ?)",
+        )
+        .bind(id)
+        .bind(value)
+        .bind(source)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO allow_entries (id, value, kind, family, start_addr, end_addr, reason, zone, source)
+         VALUES (7, '192.0.2.0/24', 'range', 4, zeroblob(16), zeroblob(16), 'r', 'bl.example', 'api')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Entry 12 was created and deleted through the API, so only the audit log records it.
+    sqlx::query(
+        "INSERT INTO audit_log (token_name, at, method, path, change) VALUES
+         ('t', '2026-01-01T00:00:00Z', 'POST', '/v1/allow', '{\"created\":{\"id\":12}}'),
+         ('t', '2026-01-01T00:00:01Z', 'DELETE', '/v1/allow/12', '{\"deleted\":{\"id\":12}}'),
+         ('t', '2026-01-01T00:00:02Z', 'POST', '/v1/providers', '{\"created\":{\"id\":40}}')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = Store::open(&path).await.unwrap();
+    let rows: Vec<(i64, String, Option<String>, String)> =
+        sqlx::query_as("SELECT id, value, zone, source FROM allow_entries ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let expected = [
+        (3, "file.example", None, "file"),
+        (5, "api.example", None, "api"),
+        (7, "192.0.2.0/24", Some("bl.example"), "api"),
+        (9, "other.example", None, "api"),
+    ];
+    let expected: Vec<(i64, String, Option<String>, String)> = expected
+        .iter()
+        .map(|(id, value, zone, source)| {
+            (
+                *id,
+                (*value).to_owned(),
+                zone.map(str::to_owned),
+                (*source).to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, expected);
+
+    let record = store
+        .create_allow_entry(&test_audit(), &allow_domain("next.example"))
+        .await
+        .unwrap();
+    assert_eq!(record.id, 13);
+
+    let duplicate = sqlx::query(
+        "INSERT INTO allow_entries (value, kind, reason, source) VALUES ('api.example', 'domain', 'r', 'api')",
+    )
+    .execute(store.pool())
+    .await;
+    assert!(duplicate.is_err(), "the unique index is missing");
+
+    sqlx::query("INSERT INTO snapshot_cache (id, serial, format, data) VALUES (1, 1, 1, x'00')")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM allow_entries WHERE id = 9")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let cached: i64 = sqlx::query_scalar("SELECT count(*) FROM snapshot_cache")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(cached, 0, "the delete trigger is missing");
+}

@@ -21,7 +21,8 @@ pub enum TokenCommand {
     Create {
         #[command(flatten)]
         store: StoreArgs,
-        /// Unique name of the token, recorded in the audit log.
+        /// Unique name of the token, recorded in the audit log: 1 to 100 ASCII letters,
+        /// digits, `.`, `-` and `_`.
         #[arg(long)]
         name: String,
         /// `admin` may read and write, `read` may only read.
@@ -125,7 +126,7 @@ pub async fn spawn_api(
 
 /// Opens an existing database: a mistyped `--db` would otherwise create an empty one, and
 /// a token stored there is never seen by the server.
-async fn open(store: &StoreArgs) -> anyhow::Result<Store> {
+pub(crate) async fn open_existing(store: &StoreArgs) -> anyhow::Result<Store> {
     if !store.db.exists() {
         anyhow::bail!(
             "database {} not found; check --db, or start `dnsbl serve` once to create it",
@@ -144,6 +145,8 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
                 RoleArg::Admin => TokenRole::Admin,
                 RoleArg::Read => TokenRole::Read,
             };
+            // An invalid name must not leave a new, empty database behind.
+            dnsbl_store::check_token_name(&name)?;
             // A token may be created before the first start, so this creates the database,
             // and says so, because a mistyped --db would hide the token from the server.
             let created = !store.db.exists();
@@ -164,13 +167,13 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
             );
         }
         TokenCommand::Revoke { store, name } => {
-            if !open(&store).await?.revoke_token(&name).await? {
+            if !open_existing(&store).await?.revoke_token(&name).await? {
                 anyhow::bail!("token {name:?} not found; `dnsbl token list` shows the tokens");
             }
             eprintln!("Token {name:?} revoked.");
         }
         TokenCommand::List { store } => {
-            for token in open(&store).await?.list_tokens().await? {
+            for token in open_existing(&store).await?.list_tokens().await? {
                 println!(
                     "{}\t{}\t{}",
                     token.name,
@@ -186,7 +189,7 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
 /// Builds the snapshot from the database and prints the listings covering the query.
 pub async fn run_lookup(args: LookupArgs) -> anyhow::Result<()> {
     let zones = ZonesDir::load(&args.store.zones)?;
-    let store = open(&args.store).await?;
+    let store = open_existing(&args.store).await?;
     let snapshot = store.load_snapshot(&zones.zones).await?;
     let matches = dnsbl_admin::lookup(&snapshot, &args.query)?;
     if matches.is_empty() {

@@ -3,11 +3,9 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Context;
 use dnsbl_config::ZonesDir;
 use dnsbl_core::Snapshot;
 use dnsbl_export::Manifest;
-use dnsbl_store::Store;
 use tracing::info;
 
 use crate::cli::ExportArgs;
@@ -15,9 +13,7 @@ use crate::progress::Bar;
 
 pub async fn run(args: ExportArgs) -> anyhow::Result<()> {
     let zones = ZonesDir::load(&args.store.zones)?;
-    let store = Store::open(&args.store.db)
-        .await
-        .with_context(|| format!("failed to open the database {}", args.store.db.display()))?;
+    let store = crate::admin::open_existing(&args.store).await?;
     if !store.has_routing_data().await? {
         anyhow::bail!(
             "the database {} holds no routing data yet: run `dnsbl serve` or `dnsbl ingest` first",
