@@ -4,11 +4,13 @@
 //!
 //! Counts are kept by zone name, not by the zone's position in a snapshot, so a reload that
 //! reorders, adds or removes zones leaves every zone's series with its own counts. A zone
-//! gets a slot the first time a response of it is counted and keeps it for the life of the
+//! gets a slot the first time it is counted or looked up and keeps it for the life of the
 //! process, so a removed zone's series stays at its last value.
 //!
-//! Recording is a scan of the slots' names and one relaxed atomic add into a fixed array,
-//! so the UDP wire path counts without locking, and allocates only once per new zone name.
+//! Recording is one relaxed atomic add into a fixed array, after a scan of the slots'
+//! names. The UDP wire path looks up the slots of a snapshot's zones once per snapshot
+//! ([`QueryCounters::zone_slots`]) and skips the scan, so it counts without locking or
+//! comparing names.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,6 +98,10 @@ impl Default for QueryCounters {
     }
 }
 
+/// The counters of one zone name, from [`QueryCounters::zone_slots`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneSlot(usize);
+
 /// One cell of [`QueryCounters::snapshot`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResponseCount<'a> {
@@ -111,7 +117,22 @@ impl QueryCounters {
     /// `qtype` the query type number and `rcode` the response code, extended with EDNS
     /// (RFC 6891 §6.1.3) or not.
     pub fn record(&self, zone: Option<&str>, qtype: u16, rcode: u16, listed: bool) {
-        let zone = self.zone_slot(zone);
+        self.record_in(Some(ZoneSlot(self.zone_slot(zone))), qtype, rcode, listed);
+    }
+
+    /// Returns the slot of each zone name of `names`, in order, for [`Self::record_in`]: a
+    /// caller that counts many responses of one snapshot looks its zones up once.
+    pub fn zone_slots<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Vec<ZoneSlot> {
+        names
+            .into_iter()
+            .map(|name| ZoneSlot(self.zone_slot(Some(name))))
+            .collect()
+    }
+
+    /// Counts one response as [`Self::record`] does, for the zone of `slot`, or outside
+    /// every zone for `None`.
+    pub fn record_in(&self, slot: Option<ZoneSlot>, qtype: u16, rcode: u16, listed: bool) {
+        let zone = slot.map_or(NO_ZONE, |ZoneSlot(slot)| slot);
         let index =
             (zone * TYPE_LABELS.len() + type_slot(qtype)) * RCODE_LABELS.len() + rcode_slot(rcode);
         self.responses[index].fetch_add(1, Ordering::Relaxed);
@@ -264,6 +285,24 @@ mod tests {
         assert_eq!(
             counters.listed(),
             vec![(Some("bl.example"), 1), (Some("dbl.example"), 1)]
+        );
+    }
+
+    #[test]
+    fn zone_slots_count_as_names() {
+        let counters = QueryCounters::default();
+        counters.record(Some("dbl.example"), 16, 0, false);
+        let slots = counters.zone_slots(["bl.example", "dbl.example"]);
+        counters.record_in(Some(slots[0]), 1, 0, true);
+        counters.record_in(Some(slots[1]), 16, 0, false);
+        counters.record_in(None, 1, 5, false);
+        assert_eq!(
+            counters.responses(),
+            vec![
+                cell(Some("dbl.example"), "TXT", "NOERROR", 2),
+                cell(Some("bl.example"), "A", "NOERROR", 1),
+                cell(None, "A", "REFUSED", 1),
+            ]
         );
     }
 

@@ -17,7 +17,7 @@ pub mod width;
 
 pub use acl::{AclAction, AclRule, ClientAcl};
 pub use answer::{Answer, answer};
-pub use counters::QueryCounters;
+pub use counters::{QueryCounters, ZoneSlot};
 pub use listings::{ListingRef, ListingTable, SourceRef};
 pub use model::{AnswerStyle, Category, Listing, ListingSource, SoaSpec, ZoneKind, ZoneSpec};
 pub use net::{AddrRange, NetblockError};

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use dnsbl_core::answer::{WireAnswerer, WireOutcome, WireScratch};
-use dnsbl_core::{QueryCounters, Snapshot};
+use dnsbl_core::{QueryCounters, Snapshot, ZoneSlot};
 use socket2::{Domain, Protocol, Socket, Type};
 use tracing::debug;
 
@@ -139,11 +139,13 @@ fn serve(
             .with_query_log(query_log.clone())
             .with_limits(limits.clone()),
         answerer: WireAnswerer::new(snapshot.load_full()),
+        zone_slots: Vec::new(),
         scratch: WireScratch::default(),
         counters,
         query_log,
         limits: limits.clone(),
     };
+    responder.count_zones();
     let mut batch = Batch::new();
     // When the last receive of several datagrams returned.
     let mut previous: Option<Instant> = None;
@@ -158,6 +160,7 @@ fn serve(
         let current = snapshot.load();
         if !Arc::ptr_eq(&current, responder.answerer.snapshot()) {
             responder.answerer = WireAnswerer::new(arc_swap::Guard::into_inner(current));
+            responder.count_zones();
         }
         match received {
             Ok(count) => {
@@ -217,6 +220,8 @@ fn coalesce(batch: &mut Batch, socket: &UdpSocket) {
 struct Responder {
     handler: DnsblHandler,
     answerer: WireAnswerer,
+    /// The counter slot of each zone of the answerer's snapshot, by zone index.
+    zone_slots: Vec<ZoneSlot>,
     scratch: WireScratch,
     counters: Arc<QueryCounters>,
     query_log: QueryLog,
@@ -224,6 +229,14 @@ struct Responder {
 }
 
 impl Responder {
+    /// Looks up the counter slots of the zones of the answerer's snapshot.
+    fn count_zones(&mut self) {
+        let zones = &self.answerer.snapshot().zones;
+        self.zone_slots = self
+            .counters
+            .zone_slots(zones.iter().map(|zone| zone.spec.name.as_str()));
+    }
+
     /// Answers one request from `client` into `response`. Returns whether a response is
     /// to be sent: `false` for a datagram that gets none (a response message, or fewer
     /// than 12 bytes). Every UDP request passes through here, whichever path answers it.
@@ -236,7 +249,7 @@ impl Responder {
                 {
                     return false;
                 }
-                record_wire(&self.counters, snapshot, &self.scratch, response);
+                record_wire(&self.counters, &self.zone_slots, &self.scratch, response);
                 self.query_log.record_response(client, response);
                 true
             }
@@ -259,15 +272,13 @@ impl Responder {
 /// move between CPUs; the cost per query has not been measured yet.
 fn record_wire(
     counters: &QueryCounters,
-    snapshot: &Snapshot,
+    zone_slots: &[ZoneSlot],
     scratch: &WireScratch,
     response: &[u8],
 ) {
     let (qtype, zone) = scratch.last_query();
-    let name = zone
-        .and_then(|index| snapshot.zones.get(index))
-        .map(|zone| zone.spec.name.as_str());
+    let slot = zone.and_then(|index| zone_slots.get(index).copied());
     let rcode = u16::from(response[3] & 0x0f);
     let answers = u16::from_be_bytes([response[6], response[7]]);
-    counters.record(name, qtype, rcode, rcode == 0 && answers > 0);
+    counters.record_in(slot, qtype, rcode, rcode == 0 && answers > 0);
 }
