@@ -131,6 +131,37 @@ fn cases() -> Vec<Case> {
             expected: &[":2: range is wider than the maximum IPv6 size /16"],
         },
         Case {
+            name: "csv mapped row of all ipv4",
+            runner: Runner::IngestCsv,
+            file: "bad.csv",
+            contents: csv("::ffff:0.0.0.0,::ffff:255.255.255.255,36351,x\n"),
+            expected: &[
+                ":2: its ::ffff:0:0/96 part covers the IPv4 range 0.0.0.0/0, wider than the \
+                 maximum IPv4 size /6",
+                "(::ffff:0.0.0.0,::ffff:255.255.255.255)",
+            ],
+        },
+        Case {
+            name: "netblock ::/16",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: provider("netblocks = [\"::/16\"]"),
+            expected: &[
+                "provider \"Broken Example\": netblock ::/16: its ::ffff:0:0/96 part covers \
+                 the IPv4 range 0.0.0.0/0, wider than the maximum IPv4 size /6",
+            ],
+        },
+        Case {
+            name: "netblock of all mapped ipv4",
+            runner: Runner::IngestZones,
+            file: "register.toml",
+            contents: provider("netblocks = [\"::ffff:0:0/96\"]"),
+            expected: &[
+                "provider \"Broken Example\": netblock ::ffff:0.0.0.0/96: its ::ffff:0:0/96 \
+                 part covers the IPv4 range 0.0.0.0/0, wider than the maximum IPv4 size /6",
+            ],
+        },
+        Case {
             name: "netblock with host bits",
             runner: Runner::IngestZones,
             file: "register.toml",

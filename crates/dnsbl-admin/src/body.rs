@@ -197,9 +197,8 @@ impl ProviderBody {
                     format!("netblocks[{index}]"),
                     netblock,
                     format!(
-                        "netblock is wider than the maximum {} of the admin API; list \
-                         narrower netblocks",
-                        RangeLimit::DEFAULT
+                        "{} of the admin API; list narrower netblocks",
+                        RangeLimit::DEFAULT.reason(&range)
                     ),
                 ));
             }
@@ -341,11 +340,46 @@ mod tests {
             note: None,
         };
         let error = body("0.0.0.0/0").validate("p").unwrap_err();
-        let text = format!("{error:?}");
-        assert!(text.contains("netblocks[1]"), "{text}");
-        assert!(text.contains("wider than the maximum IPv4 /6"), "{text}");
+        assert_eq!(error.body.field.as_deref(), Some("netblocks[1]"));
+        assert_eq!(error.body.value.as_deref(), Some("0.0.0.0/0"));
+        assert_eq!(
+            error.body.message,
+            "range is wider than the maximum IPv4 size /6 of the admin API; list narrower \
+             netblocks"
+        );
         assert!(body("::/0").validate("p").is_err());
         assert!(body("4.0.0.0/6").validate("p").is_ok());
+        assert!(body("2002::/16").validate("p").is_ok());
+        assert!(body("::ffff:10.0.0.0/104").validate("p").is_ok());
+    }
+
+    #[test]
+    fn netblock_with_wide_mapped_part_rejected() {
+        let body = |netblock: &str| ProviderBody {
+            name: None,
+            category: "bad".into(),
+            operator: None,
+            domains: Vec::new(),
+            asns: Vec::new(),
+            netblocks: vec![netblock.into()],
+            note: None,
+        };
+        for (netblock, mapped) in [("::/16", "0.0.0.0/0"), ("::ffff:0:0/96", "0.0.0.0/0")] {
+            let error = body(netblock).validate("p").unwrap_err();
+            assert_eq!(
+                error.body.field.as_deref(),
+                Some("netblocks[0]"),
+                "{netblock}"
+            );
+            assert_eq!(error.body.value.as_deref(), Some(netblock));
+            assert_eq!(
+                error.body.message,
+                format!(
+                    "its ::ffff:0:0/96 part covers the IPv4 range {mapped}, wider than the \
+                     maximum IPv4 size /6 of the admin API; list narrower netblocks"
+                )
+            );
+        }
     }
 
     /// Reads `text` as the body of a request into a [`ProviderBody`].

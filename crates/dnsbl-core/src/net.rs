@@ -112,7 +112,25 @@ impl AddrRange {
             _ => false,
         }
     }
+
+    /// Returns the part of an IPv6 range inside ::ffff:0:0/96 as the IPv4 range it maps,
+    /// or `None` for an IPv4 range and an IPv6 range outside ::ffff:0:0/96.
+    pub fn mapped_v4_part(&self) -> Option<AddrRange> {
+        match *self {
+            AddrRange::V6 { start, end } if end >= MAPPED_START && start <= MAPPED_END => {
+                Some(AddrRange::V4 {
+                    start: (start.max(MAPPED_START) - MAPPED_START) as u32,
+                    end: (end.min(MAPPED_END) - MAPPED_START) as u32,
+                })
+            }
+            _ => None,
+        }
+    }
 }
+
+/// The first and last IPv4-mapped IPv6 address, ::ffff:0:0/96 (RFC 4291 §2.5.5.2).
+pub(crate) const MAPPED_START: u128 = 0xffff << 32;
+pub(crate) const MAPPED_END: u128 = MAPPED_START | 0xffff_ffff;
 
 impl fmt::Display for AddrRange {
     /// Writes the range as a CIDR prefix when it is one, else as `start-end`.

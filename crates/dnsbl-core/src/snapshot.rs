@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use crate::answer::{ZoneNameError, ZoneRecords};
 use crate::listings::{ListingTable, ListingTableError};
 use crate::model::{AnswerStyle, Category, CodeError, Listing, ListingSource, ZoneKind, ZoneSpec};
-use crate::net::AddrRange;
+use crate::net::{AddrRange, MAPPED_END, MAPPED_START};
 
 /// Index of a listing in [`Snapshot::listings`].
 pub type ListingId = u32;
@@ -825,28 +825,21 @@ fn served_categories<'c>(
         .collect()
 }
 
-/// The IPv4-mapped IPv6 addresses, ::ffff:0:0/96 (RFC 4291 §2.5.5.2).
-const MAPPED_START: u128 = 0xffff << 32;
-const MAPPED_END: u128 = MAPPED_START | 0xffff_ffff;
-
 /// Splits an IPv6 range into the parts below, inside and above ::ffff:0:0/96, with the
 /// inside part as an IPv4 range. An IPv4 range is returned unchanged. The parts come back
 /// in a fixed array (unused slots `None`), so the load of a large snapshot allocates
 /// nothing per range.
 fn split_mapped(range: AddrRange) -> impl Iterator<Item = AddrRange> {
     let mut parts = [None; 3];
-    match range {
-        AddrRange::V6 { start, end } if end >= MAPPED_START && start <= MAPPED_END => {
+    match (range, range.mapped_v4_part()) {
+        (AddrRange::V6 { start, end }, Some(mapped)) => {
             if start < MAPPED_START {
                 parts[0] = Some(AddrRange::V6 {
                     start,
                     end: MAPPED_START - 1,
                 });
             }
-            parts[1] = Some(AddrRange::V4 {
-                start: (start.max(MAPPED_START) - MAPPED_START) as u32,
-                end: (end.min(MAPPED_END) - MAPPED_START) as u32,
-            });
+            parts[1] = Some(mapped);
             if end > MAPPED_END {
                 parts[2] = Some(AddrRange::V6 {
                     start: MAPPED_END + 1,

@@ -461,6 +461,34 @@ mod tests {
     }
 
     #[test]
+    fn wide_mapped_rows_are_rejected() {
+        // Rows inside ::ffff:0:0/96 are looked up as IPv4, so they meet the IPv4 limit even
+        // in the IPv6 file, and a wider one fails the run like any other too wide row.
+        let limit = RangeLimit::DEFAULT;
+        let text = "2001:db8::,2001:db8::ffff,1,a\n::ffff:0.0.0.0,::ffff:255.255.255.255,36351,x\n";
+        let error = parse_routing_limited(text.as_bytes(), Path::new("asn-ipv6.csv"), &limit)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "asn-ipv6.csv:2: its ::ffff:0:0/96 part covers the IPv4 range 0.0.0.0/0, wider \
+             than the maximum IPv4 size /6; pass --allow-wide-ranges or a smaller \
+             --max-prefix-v4 if it is real (::ffff:0.0.0.0,::ffff:255.255.255.255)"
+        );
+        let text = "::ffff:10.0.0.0,::ffff:10.255.255.255,36351,x\n";
+        let rows =
+            parse_routing_limited(text.as_bytes(), Path::new("asn-ipv6.csv"), &limit).unwrap();
+        assert_eq!(rows.len(), 1);
+        let rows = parse_routing_limited(
+            b"::,ffff::,1,a\n",
+            Path::new("asn-ipv6.csv"),
+            &RangeLimit::NONE,
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 1);
+    }
+
+    #[test]
     fn invalid_utf8_names_line() {
         let mut bytes = b"1.0.0.0,1.0.0.255,13335,a\n\n1.0.0.0,1.0.0.255,13335,caf".to_vec();
         bytes.extend([0xff, b'\n']);
