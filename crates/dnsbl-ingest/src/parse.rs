@@ -33,10 +33,10 @@ pub enum ParseError {
         message: String,
         value: String,
     },
-    #[error("failed to read {}: {source}", path.display())]
+    #[error("failed to read {}: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -84,9 +84,9 @@ pub(crate) fn read_routing_file_with(
     limit: &RangeLimit,
     on_read: &dyn Fn(u64),
 ) -> Result<RoutingFile, ParseError> {
-    let read_error = |source| ParseError::Read {
+    let read_error = |error| ParseError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let mut file = File::open(path).map_err(read_error)?;
     let metadata = file.metadata().map_err(read_error)?;
@@ -174,7 +174,7 @@ pub fn parse_routing_limited(
                 if let csv::ErrorKind::Io(source) = error.into_kind() {
                     return Err(ParseError::Read {
                         path: path.to_path_buf(),
-                        source,
+                        error: source,
                     });
                 }
                 return Err(line_error(offset, "invalid CSV", "unreadable record"));
