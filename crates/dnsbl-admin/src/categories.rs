@@ -204,6 +204,8 @@ pub async fn create(
     crate::ingest::reject_write_while_ingesting(&state)?;
     let name = body.name.clone().unwrap_or_default();
     check_name(&name)?;
+    dnsbl_core::snapshot::check_category_name(&name)
+        .map_err(|message| ApiError::invalid("invalid_name", "name", &name, message))?;
     let category = body.validate(&name, &state.snapshot.load())?;
     let record = state
         .store

@@ -191,6 +191,8 @@ pub(crate) fn parse(text: &str, path: &Path, zones: &[ZoneSpec]) -> Result<Regis
         if categories.iter().any(|c| c.name == entry.name) {
             return Err(invalid(place, "the category is defined twice".into()));
         }
+        dnsbl_core::snapshot::check_category_name(&entry.name)
+            .map_err(|message| invalid(place.clone(), message))?;
         let code = entry.code.parse().map_err(|_| {
             invalid(
                 place.clone(),
@@ -559,6 +561,12 @@ mod tests {
                 "allow \"300.1.1.1\": invalid address",
             ),
             (provider("colour = \"red\""), "unknown field `colour`"),
+            (
+                "[[category]]\nname = \"rfc5782-test\"\ncode = \"127.0.0.3\"\ntxt = \"\"\n"
+                    .to_string(),
+                "category \"rfc5782-test\": the category name \"rfc5782-test\" is reserved \
+                 for the RFC 5782 test entries; choose another name",
+            ),
         ];
         for (text, expected) in cases {
             let error = parse_str(&text).unwrap_err().to_string();

@@ -500,6 +500,9 @@ pub struct SnapshotBuilder {
     serial: u32,
     zones: Vec<ZoneSpec>,
     categories: Vec<Category>,
+    /// Index in `categories` of the RFC 5782 test category, which every zone serves. It is
+    /// found by index, not by name, because a category from the store may have any name.
+    test_category: usize,
     listings: ListingTable,
     /// The first listing that [`ListingTable::push`] rejected, reported by `build`.
     listing_error: Option<ListingTableError>,
@@ -535,6 +538,19 @@ pub const TEST_LISTING: ListingId = 0;
 /// Code and TXT of the RFC 5782 test entries.
 pub const TEST_CATEGORY: &str = "rfc5782-test";
 
+/// Rejects the name of the built-in test category, [`TEST_CATEGORY`], for a category of
+/// the register, because zones would mistake one for the other in their lists of served
+/// categories.
+pub fn check_category_name(name: &str) -> Result<(), String> {
+    if name == TEST_CATEGORY {
+        return Err(format!(
+            "the category name {name:?} is reserved for the RFC 5782 test entries; choose \
+             another name"
+        ));
+    }
+    Ok(())
+}
+
 impl SnapshotBuilder {
     /// Starts a snapshot with the given zones and categories. The RFC 5782 test entries are
     /// always added, whatever the register contains: 127.0.0.2 (and so ::ffff:7f00:2) in
@@ -550,6 +566,7 @@ impl SnapshotBuilder {
             serial,
             zones,
             categories,
+            test_category,
             listings: ListingTable::default(),
             listing_error: None,
             v4: Vec::new(),
@@ -666,9 +683,10 @@ impl SnapshotBuilder {
             let served_categories: Vec<bool> = self
                 .categories
                 .iter()
-                .map(|category| {
+                .enumerate()
+                .map(|(index, category)| {
                     spec.includes.is_empty()
-                        && (category.name == TEST_CATEGORY || spec.serves_category(&category.name))
+                        && (index == self.test_category || spec.serves_category(&category.name))
                 })
                 .collect();
             let served: Vec<bool> = (0..self.listings.len())
@@ -759,7 +777,7 @@ impl SnapshotBuilder {
             }
         }
         for zone in zones.iter().filter(|z| z.spec.style == AnswerStyle::Multi) {
-            let served = served_categories(&zones, zone, &self.categories);
+            let served = served_categories(&zones, zone, &self.categories, self.test_category);
             for category in served {
                 category.validate_single_bit(&zone.spec.name)?;
             }
@@ -803,11 +821,13 @@ fn resolve_includes(zones: &mut [Zone]) -> Result<(), SnapshotError> {
     Ok(())
 }
 
-/// The categories whose codes can appear in answers of `zone`, the test category included.
+/// The categories whose codes can appear in answers of `zone`, the test category (at index
+/// `test_category`) included.
 fn served_categories<'c>(
     zones: &[Zone],
     zone: &Zone,
     categories: &'c [Category],
+    test_category: usize,
 ) -> Vec<&'c Category> {
     let sources: Vec<&Zone> = if zone.includes.is_empty() {
         vec![zone]
@@ -816,12 +836,14 @@ fn served_categories<'c>(
     };
     categories
         .iter()
-        .filter(|category| {
-            category.name == TEST_CATEGORY
+        .enumerate()
+        .filter(|(index, category)| {
+            *index == test_category
                 || sources
                     .iter()
                     .any(|z| z.spec.serves_category(&category.name))
         })
+        .map(|(_, category)| category)
         .collect()
 }
 
