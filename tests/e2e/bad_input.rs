@@ -272,6 +272,36 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "category named like the test entries",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: register_with(
+                "[[category]]\nname = \"rfc5782-test\"\ncode = \"127.0.0.8\"\ntxt = \"t\"",
+            ),
+            expected: &[
+                "category \"rfc5782-test\": the category name \"rfc5782-test\" is reserved \
+                 for the RFC 5782 test entries",
+            ],
+        },
+        Case {
+            name: "template with a line feed",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: register_with(
+                "[[category]]\nname = \"x\"\ncode = \"127.0.0.8\"\ntxt = \"{query}\\n250 ok\"",
+            ),
+            expected: &["category \"x\": txt contains the control character '\\n' at character 8"],
+        },
+        Case {
+            name: "template with a lone brace",
+            runner: Runner::IngestZones,
+            file: "register.toml",
+            contents: register_with(
+                "[[category]]\nname = \"x\"\ncode = \"127.0.0.8\"\ntxt = \"{query} }\"",
+            ),
+            expected: &["category \"x\": unmatched '}' at character 9 in txt"],
+        },
+        Case {
             name: "zones toml syntax",
             runner: Runner::Serve,
             file: "zones.toml",
