@@ -302,6 +302,46 @@ fn cases() -> Vec<Case> {
             expected: &["category \"x\": unmatched '}' at character 9 in txt"],
         },
         Case {
+            name: "allow with a blank reason",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: register_with("[[allow]]\nvalue = \"192.0.2.1\"\nreason = \"\""),
+            expected: &["allow \"192.0.2.1\": blank reason \"\""],
+        },
+        Case {
+            name: "date not in the calendar",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: provider("listed_since = \"2026-02-31\""),
+            expected: &["provider \"Broken Example\": invalid date \"2026-02-31\""],
+        },
+        Case {
+            name: "provider without a name",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: register_with(
+                "[[provider]]\nname = \"\"\ncategory = \"bad-service-provider\"",
+            ),
+            expected: &["provider \"\": invalid name \"\": expected a non-empty name"],
+        },
+        Case {
+            name: "netblock with a space",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: provider("netblocks = [\" 10.0.0.1\"]"),
+            expected: &[
+                "provider \"Broken Example\": invalid address or netblock \" 10.0.0.1\": \
+                 remove the spaces around it",
+            ],
+        },
+        Case {
+            name: "domain with two trailing dots",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: provider("domains = [\"example.com..\"]"),
+            expected: &["provider \"Broken Example\": invalid domain name \"example.com..\""],
+        },
+        Case {
             name: "zones toml syntax",
             runner: Runner::Serve,
             file: "zones.toml",

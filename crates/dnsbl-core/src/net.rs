@@ -28,6 +28,8 @@ pub enum NetblockError {
     Reversed(String),
     #[error("invalid range {0:?}: start and end are of different address families")]
     MixedFamilies(String),
+    #[error("invalid address or netblock {0:?}: remove the spaces around it")]
+    Whitespace(String),
 }
 
 impl AddrRange {
@@ -173,8 +175,13 @@ impl FromStr for AddrRange {
     ///
     /// A prefix with host bits set (`192.0.2.1/24`) is rejected, because it usually means a
     /// typing mistake and silently widening it would list addresses nobody meant to list.
+    /// Whitespace around the value is rejected for the same reason; around the `-` of a
+    /// range it is allowed.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let value = text.trim();
+        if value.len() != text.len() && !value.is_empty() {
+            return Err(NetblockError::Whitespace(text.to_string()));
+        }
         let syntax = || NetblockError::Syntax(text.to_string());
         if let Some((start, end)) = value.split_once('-') {
             let start: IpAddr = start.trim().parse().map_err(|_| syntax())?;
@@ -258,6 +265,12 @@ mod tests {
                 "192.0.2.1-2001:db8::1",
                 NetblockError::MixedFamilies("192.0.2.1-2001:db8::1".into()),
             ),
+            (" 10.0.0.1", NetblockError::Whitespace(" 10.0.0.1".into())),
+            (
+                "10.0.0.0/8\t",
+                NetblockError::Whitespace("10.0.0.0/8\t".into()),
+            ),
+            (" ", NetblockError::Syntax(" ".into())),
         ];
         for (text, expected) in cases {
             assert_eq!(text.parse::<AddrRange>(), Err(expected), "input {text:?}");
