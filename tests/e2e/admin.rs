@@ -142,6 +142,59 @@ fn admin_round_trip_reaches_dns() {
 }
 
 #[test]
+fn mapped_netblock_lists_no_ipv4() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let token = create_token(&db, "ops", "admin");
+    let (server, admin) = start(&db);
+    let token = Some(token.as_str());
+
+    // The part of these netblocks inside ::ffff:0:0/96 is all of IPv4, which is answered
+    // from the IPv4 table, so the IPv4 limit /6 applies although they pass the IPv6 /16.
+    for (name, netblock) in [("t8", "::/16"), ("t9", "::ffff:0:0/96")] {
+        let body = format!(
+            r#"{{"name":"{name}","category":"bad-service-provider","netblocks":["{netblock}"]}}"#
+        );
+        let response = request(admin, "POST", "/v1/providers", token, Some(&body));
+        assert_error(&response, 422, "invalid_netblock", Some("netblocks[0]"));
+        let error = &response.json()["error"];
+        assert_eq!(error["value"], netblock);
+        assert_eq!(
+            error["message"],
+            "its ::ffff:0:0/96 part covers the IPv4 range 0.0.0.0/0, wider than the maximum \
+             IPv4 size /6 of the admin API; list narrower netblocks"
+        );
+    }
+
+    // A narrow mapped netblock is listed, and reaches DNS as IPv4.
+    let body = r#"{"name":"mapped","category":"bad-service-provider","netblocks":["::ffff:198.51.100.0/120"]}"#;
+    let created = request(admin, "POST", "/v1/providers", token, Some(body));
+    assert_eq!(created.status, 201, "body: {}", created.body);
+    wait_for_dns(&server, |m| a_values(m) == ["127.0.0.2"]);
+    for name in [
+        "8.8.8.8.bl.example.",
+        "1.1.1.1.bl.example.",
+        "1.0.0.0.bl.example.",
+    ] {
+        let answer = query_udp(server.addr, name, RecordType::A);
+        assert_eq!(
+            answer.metadata.response_code,
+            ResponseCode::NXDomain,
+            "{name}"
+        );
+    }
+    let providers = request(admin, "GET", "/v1/providers", token, None).json();
+    let names: Vec<&str> = providers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|item| item["name"].as_str())
+        .filter(|name| ["t8", "t9", "mapped"].contains(name))
+        .collect();
+    assert_eq!(names, ["mapped"]);
+}
+
+#[test]
 fn admin_errors_and_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("dnsbl.sqlite");

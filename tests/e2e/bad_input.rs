@@ -131,6 +131,37 @@ fn cases() -> Vec<Case> {
             expected: &[":2: range is wider than the maximum IPv6 size /16"],
         },
         Case {
+            name: "csv mapped row of all ipv4",
+            runner: Runner::IngestCsv,
+            file: "bad.csv",
+            contents: csv("::ffff:0.0.0.0,::ffff:255.255.255.255,36351,x\n"),
+            expected: &[
+                ":2: its ::ffff:0:0/96 part covers the IPv4 range 0.0.0.0/0, wider than the \
+                 maximum IPv4 size /6",
+                "(::ffff:0.0.0.0,::ffff:255.255.255.255)",
+            ],
+        },
+        Case {
+            name: "netblock ::/16",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: provider("netblocks = [\"::/16\"]"),
+            expected: &[
+                "provider \"Broken Example\": netblock ::/16: its ::ffff:0:0/96 part covers \
+                 the IPv4 range 0.0.0.0/0, wider than the maximum IPv4 size /6",
+            ],
+        },
+        Case {
+            name: "netblock of all mapped ipv4",
+            runner: Runner::IngestZones,
+            file: "register.toml",
+            contents: provider("netblocks = [\"::ffff:0:0/96\"]"),
+            expected: &[
+                "provider \"Broken Example\": netblock ::ffff:0.0.0.0/96: its ::ffff:0:0/96 \
+                 part covers the IPv4 range 0.0.0.0/0, wider than the maximum IPv4 size /6",
+            ],
+        },
+        Case {
             name: "netblock with host bits",
             runner: Runner::IngestZones,
             file: "register.toml",
@@ -239,6 +270,76 @@ fn cases() -> Vec<Case> {
                 "allow \"192.0.2.0/28\": \"192.0.2.0/28\" is an address, but zone \
                  \"dbl.example\" is a domain zone, where the entry has no effect",
             ],
+        },
+        Case {
+            name: "category named like the test entries",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: register_with(
+                "[[category]]\nname = \"rfc5782-test\"\ncode = \"127.0.0.8\"\ntxt = \"t\"",
+            ),
+            expected: &[
+                "category \"rfc5782-test\": the category name \"rfc5782-test\" is reserved \
+                 for the RFC 5782 test entries",
+            ],
+        },
+        Case {
+            name: "template with a line feed",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: register_with(
+                "[[category]]\nname = \"x\"\ncode = \"127.0.0.8\"\ntxt = \"{query}\\n250 ok\"",
+            ),
+            expected: &["category \"x\": txt contains the control character '\\n' at character 8"],
+        },
+        Case {
+            name: "template with a lone brace",
+            runner: Runner::IngestZones,
+            file: "register.toml",
+            contents: register_with(
+                "[[category]]\nname = \"x\"\ncode = \"127.0.0.8\"\ntxt = \"{query} }\"",
+            ),
+            expected: &["category \"x\": unmatched '}' at character 9 in txt"],
+        },
+        Case {
+            name: "allow with a blank reason",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: register_with("[[allow]]\nvalue = \"192.0.2.1\"\nreason = \"\""),
+            expected: &["allow \"192.0.2.1\": blank reason \"\""],
+        },
+        Case {
+            name: "date not in the calendar",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: provider("listed_since = \"2026-02-31\""),
+            expected: &["provider \"Broken Example\": invalid date \"2026-02-31\""],
+        },
+        Case {
+            name: "provider without a name",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: register_with(
+                "[[provider]]\nname = \"\"\ncategory = \"bad-service-provider\"",
+            ),
+            expected: &["provider \"\": invalid name \"\": expected a non-empty name"],
+        },
+        Case {
+            name: "netblock with a space",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: provider("netblocks = [\" 10.0.0.1\"]"),
+            expected: &[
+                "provider \"Broken Example\": invalid address or netblock \" 10.0.0.1\": \
+                 remove the spaces around it",
+            ],
+        },
+        Case {
+            name: "domain with two trailing dots",
+            runner: Runner::Serve,
+            file: "register.toml",
+            contents: provider("domains = [\"example.com..\"]"),
+            expected: &["provider \"Broken Example\": invalid domain name \"example.com..\""],
         },
         Case {
             name: "zones toml syntax",

@@ -138,6 +138,19 @@ fn category_writes_reject_bad_input() {
         "name",
         "a/b",
     );
+    let reserved = post(r#"{"name":"rfc5782-test","code":"127.0.0.8","txt":""}"#);
+    assert_invalid(&reserved, "invalid_name", "name", "rfc5782-test");
+    assert_eq!(
+        reserved.json()["error"]["message"],
+        "the category name \"rfc5782-test\" is reserved for the RFC 5782 test entries; \
+         choose another name"
+    );
+    let brace = post(r#"{"name":"x","code":"127.0.0.9","txt":"{query} } listed"}"#);
+    assert_invalid(&brace, "invalid_txt", "txt", "{query} } listed");
+    assert_eq!(
+        brace.json()["error"]["message"],
+        "unmatched '}' at character 9 in txt; write '}}' for a literal brace"
+    );
 
     let file_sourced = request(
         admin,

@@ -98,8 +98,16 @@ fn oversized_request_closes_connection() {
     );
 }
 
-/// Writes a zones/ directory whose register lists 198.51.100.0/24 with a TXT template of 60,000
-/// bytes and 192.0.2.0/24 with one of 70,000 bytes, more than a DNS message can carry.
+/// Providers per case and the length of each provider's TXT text. A template has at most
+/// 1000 bytes, so a large answer comes from many listings of one address, one TXT record
+/// each: 60 texts of 997 bytes fit in a DNS message, and 70 do not.
+const NEAR_PROVIDERS: usize = 60;
+const OVER_PROVIDERS: usize = 70;
+const TEXT_BYTES: usize = 997;
+
+/// Writes a zones/ directory whose register lists 198.51.100.0/24 by [`NEAR_PROVIDERS`]
+/// providers and 192.0.2.0/24 by [`OVER_PROVIDERS`], each with a TXT text of
+/// [`TEXT_BYTES`]: a provider name of 7 bytes and 990 bytes of filler.
 fn zones_with_large_answers(dir: &Path) -> PathBuf {
     let zones = dir.join("zones");
     std::fs::create_dir_all(zones.join("data")).unwrap();
@@ -108,18 +116,24 @@ fn zones_with_large_answers(dir: &Path) -> PathBuf {
         let path = entry.unwrap().path();
         std::fs::copy(&path, zones.join("data").join(path.file_name().unwrap())).unwrap();
     }
+    let filler = "x".repeat(TEXT_BYTES - 7);
     let mut register = String::new();
     let cases = [
-        ("near", 60_000, "198.51.100.0/24"),
-        ("over", 70_000, "192.0.2.0/24"),
+        ("near", NEAR_PROVIDERS, "198.51.100.0/24"),
+        ("over", OVER_PROVIDERS, "192.0.2.0/24"),
     ];
-    for (index, (name, size, netblock)) in cases.into_iter().enumerate() {
-        let filler = "x".repeat(size);
+    for (index, (name, providers, netblock)) in cases.into_iter().enumerate() {
         register.push_str(&format!(
-            "[[category]]\nname = \"{name}\"\ncode = \"127.0.0.{}\"\ntxt = \"{filler}\"\n\n\
-             [[provider]]\nname = \"{name}\"\ncategory = \"{name}\"\nnetblocks = [\"{netblock}\"]\n\n",
+            "[[category]]\nname = \"{name}\"\ncode = \"127.0.0.{}\"\n\
+             txt = \"{{provider}}{filler}\"\n\n",
             index + 2
         ));
+        for provider in 0..providers {
+            register.push_str(&format!(
+                "[[provider]]\nname = \"{name}-{provider:02}\"\ncategory = \"{name}\"\n\
+                 netblocks = [\"{netblock}\"]\n\n"
+            ));
+        }
     }
     std::fs::write(zones.join("register.toml"), register).unwrap();
     zones
@@ -143,15 +157,15 @@ fn tcp_answers_near_and_over_limit() {
     let db = dir.path().join("dnsbl.sqlite");
     let server = Server::start(&zones, &db);
 
-    // A TXT record of 60,000 bytes fits in one TCP message and is sent whole.
+    // 60 TXT records of 997 bytes fit in one TCP message and are sent whole.
     let response = query_tcp(server.addr, "7.100.51.198.bl.example", RecordType::TXT);
     assert_eq!(response.metadata.response_code, ResponseCode::NoError);
     assert!(!response.metadata.truncation, "not truncated");
-    assert_eq!(response.answers.len(), 1);
-    assert_eq!(txt_bytes(&response), 60_000);
+    assert_eq!(response.answers.len(), NEAR_PROVIDERS);
+    assert_eq!(txt_bytes(&response), NEAR_PROVIDERS * TEXT_BYTES);
 
-    // A TXT record of 70,000 bytes fits in no DNS message: SERVFAIL, not an empty
-    // response with TC set.
+    // 70 TXT records of 997 bytes fit in no DNS message: SERVFAIL, not an empty response
+    // with TC set.
     let response = query_tcp(server.addr, "7.2.0.192.bl.example", RecordType::TXT);
     assert_eq!(response.metadata.response_code, ResponseCode::ServFail);
     assert!(!response.metadata.truncation, "no TC over TCP");

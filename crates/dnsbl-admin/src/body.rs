@@ -197,9 +197,8 @@ impl ProviderBody {
                     format!("netblocks[{index}]"),
                     netblock,
                     format!(
-                        "netblock is wider than the maximum {} of the admin API; list \
-                         narrower netblocks",
-                        RangeLimit::DEFAULT
+                        "{} of the admin API; list narrower netblocks",
+                        RangeLimit::DEFAULT.reason(&range)
                     ),
                 ));
             }
@@ -250,16 +249,7 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
 fn parse_asn(value: &serde_json::Value) -> Option<u32> {
     match value {
         serde_json::Value::Number(number) => u32::try_from(number.as_u64()?).ok(),
-        serde_json::Value::String(text) => {
-            let digits = text
-                .strip_prefix("AS")
-                .or_else(|| text.strip_prefix("as"))
-                .unwrap_or(text);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            digits.parse().ok()
-        }
+        serde_json::Value::String(text) => dnsbl_core::model::parse_asn(text),
         _ => None,
     }
 }
@@ -267,7 +257,7 @@ fn parse_asn(value: &serde_json::Value) -> Option<u32> {
 /// Lower-cases a domain, drops a trailing dot, and checks RFC 1035 §2.3.4 lengths and
 /// LDH labels (underscores allowed).
 pub fn parse_domain(text: &str) -> Result<String, String> {
-    let domain = text.trim_end_matches('.').to_ascii_lowercase();
+    let domain = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
     if domain.is_empty() || domain.len() > 253 {
         return Err("expected a domain name of 1 to 253 characters".into());
     }
@@ -305,6 +295,9 @@ mod tests {
             (serde_json::json!(64500), Some(64500)),
             (serde_json::json!("AS64500"), Some(64500)),
             (serde_json::json!("as1"), Some(1)),
+            (serde_json::json!("As36351"), Some(36351)),
+            (serde_json::json!("aS36351"), Some(36351)),
+            (serde_json::json!("+5"), None),
             (serde_json::json!("4294967295"), Some(u32::MAX)),
             (serde_json::json!(4294967296u64), None),
             (serde_json::json!(-1), None),
@@ -323,29 +316,68 @@ mod tests {
         assert_eq!(parse_domain("Spam.Example.").unwrap(), "spam.example");
         assert!(parse_domain("").is_err());
         assert!(parse_domain("a..b").is_err());
+        assert_eq!(
+            parse_domain("example.com.."),
+            Err("label \"\" is not 1 to 63 letters, digits, '-' or '_'".to_string())
+        );
         assert!(parse_domain("-a.example").is_err());
         assert!(parse_domain(&"a".repeat(64)).is_err());
         assert_eq!(parse_listed_domain("Spam.Example").unwrap(), "spam.example");
         assert!(parse_listed_domain("com.").is_err());
     }
 
-    #[test]
-    fn wide_netblock_rejected() {
-        let body = |netblock: &str| ProviderBody {
+    /// Returns a provider body of category `bad` with the given netblocks.
+    fn with_netblocks(netblocks: &[&str]) -> ProviderBody {
+        ProviderBody {
             name: None,
             category: "bad".into(),
             operator: None,
             domains: Vec::new(),
             asns: Vec::new(),
-            netblocks: vec!["192.0.2.0/24".into(), netblock.into()],
+            netblocks: netblocks
+                .iter()
+                .map(|netblock| netblock.to_string())
+                .collect(),
             note: None,
-        };
+        }
+    }
+
+    #[test]
+    fn wide_netblock_rejected() {
+        let body = |netblock: &str| with_netblocks(&["192.0.2.0/24", netblock]);
         let error = body("0.0.0.0/0").validate("p").unwrap_err();
-        let text = format!("{error:?}");
-        assert!(text.contains("netblocks[1]"), "{text}");
-        assert!(text.contains("wider than the maximum IPv4 /6"), "{text}");
+        assert_eq!(error.body.field.as_deref(), Some("netblocks[1]"));
+        assert_eq!(error.body.value.as_deref(), Some("0.0.0.0/0"));
+        assert_eq!(
+            error.body.message,
+            "range is wider than the maximum IPv4 size /6 of the admin API; list narrower \
+             netblocks"
+        );
         assert!(body("::/0").validate("p").is_err());
         assert!(body("4.0.0.0/6").validate("p").is_ok());
+        assert!(body("2002::/16").validate("p").is_ok());
+        assert!(body("::ffff:10.0.0.0/104").validate("p").is_ok());
+    }
+
+    #[test]
+    fn netblock_with_wide_mapped_part_rejected() {
+        let body = |netblock: &str| with_netblocks(&[netblock]);
+        for (netblock, mapped) in [("::/16", "0.0.0.0/0"), ("::ffff:0:0/96", "0.0.0.0/0")] {
+            let error = body(netblock).validate("p").unwrap_err();
+            assert_eq!(
+                error.body.field.as_deref(),
+                Some("netblocks[0]"),
+                "{netblock}"
+            );
+            assert_eq!(error.body.value.as_deref(), Some(netblock));
+            assert_eq!(
+                error.body.message,
+                format!(
+                    "its ::ffff:0:0/96 part covers the IPv4 range {mapped}, wider than the \
+                     maximum IPv4 size /6 of the admin API; list narrower netblocks"
+                )
+            );
+        }
     }
 
     /// Reads `text` as the body of a request into a [`ProviderBody`].

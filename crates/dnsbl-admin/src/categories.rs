@@ -16,10 +16,6 @@ use crate::body::{JsonBody, check_body_name, check_name};
 use crate::error::{ApiError, ErrorResponse};
 use crate::providers::audit;
 
-/// Maximum length of a TXT template, in bytes. One TXT character-string contains at most
-/// 255 bytes (RFC 1035 §3.3), and the rendered text is usually longer than its template.
-const MAX_TXT_BYTES: usize = 1000;
-
 /// The body of `POST /v1/categories` and `PUT /v1/categories/{name}`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -91,60 +87,11 @@ impl CategoryBody {
     }
 }
 
-/// Rejects a TXT template with an unknown `{placeholder}`, which the answer would show
-/// as written, or one longer than [`MAX_TXT_BYTES`].
+/// Rejects a TXT template that [`dnsbl_core::answer::check_template`] rejects, as
+/// register.toml does.
 fn check_template(txt: &str) -> Result<(), ApiError> {
-    if txt.len() > MAX_TXT_BYTES {
-        return Err(ApiError::invalid(
-            "invalid_txt",
-            "txt",
-            txt,
-            format!("the template is longer than {MAX_TXT_BYTES} bytes"),
-        ));
-    }
-    if txt.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "invalid_txt",
-            "txt",
-            txt,
-            "the template contains a control character",
-        ));
-    }
-    let mut rest = txt;
-    while let Some(open) = rest.find('{') {
-        let tail = &rest[open..];
-        if let Some(after) = tail.strip_prefix("{{") {
-            rest = after;
-            continue;
-        }
-        let Some(close) = tail.find('}') else {
-            return Err(ApiError::invalid(
-                "invalid_txt",
-                "txt",
-                txt,
-                "unclosed '{'; write '{{' for a literal brace",
-            ));
-        };
-        let name = &tail[1..close];
-        if !PLACEHOLDERS.contains(&name) {
-            return Err(ApiError::invalid(
-                "invalid_txt",
-                "txt",
-                txt,
-                format!(
-                    "unknown placeholder {{{name}}}; expected one of {}, or '{{{{' for a \
-                     literal brace",
-                    PLACEHOLDERS
-                        .iter()
-                        .map(|known| format!("{{{known}}}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-        rest = &tail[close + 1..];
-    }
-    Ok(())
+    dnsbl_core::answer::check_template(txt, "txt", &PLACEHOLDERS)
+        .map_err(|message| ApiError::invalid("invalid_txt", "txt", txt, message))
 }
 
 /// Lists the categories by name.
@@ -204,6 +151,8 @@ pub async fn create(
     crate::ingest::reject_write_while_ingesting(&state)?;
     let name = body.name.clone().unwrap_or_default();
     check_name(&name)?;
+    dnsbl_core::snapshot::check_category_name(&name)
+        .map_err(|message| ApiError::invalid("invalid_name", "name", &name, message))?;
     let category = body.validate(&name, &state.snapshot.load())?;
     let record = state
         .store
@@ -264,6 +213,7 @@ mod tests {
             ("{query listed", Some("unclosed '{'")),
             ("{} listed", Some("unknown placeholder {}")),
             ("a\nb", Some("control character")),
+            ("a } b", Some("unmatched '}' at character 3 in txt")),
         ];
         for (template, expected) in cases {
             let result = check_template(template);
@@ -280,6 +230,12 @@ mod tests {
                 }
             }
         }
-        assert!(check_template(&"x".repeat(MAX_TXT_BYTES + 1)).is_err());
+        let long = "x".repeat(dnsbl_core::answer::MAX_TEMPLATE_BYTES + 1);
+        let error = check_template(&long).unwrap_err();
+        assert_eq!(error.body.field.as_deref(), Some("txt"));
+        assert_eq!(
+            error.body.message,
+            "txt is 1001 bytes long, more than the maximum of 1000 bytes"
+        );
     }
 }

@@ -27,10 +27,10 @@ pub const DATA_DIR: &str = "data";
 /// Errors from reading the zones directory.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("failed to read {path}: {source}")]
+    #[error("failed to read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
@@ -94,15 +94,15 @@ impl ZonesDir {
     /// The bundled routing data files (`data/*.csv`), sorted by name.
     pub fn bundled_data(&self) -> Result<Vec<PathBuf>, ConfigError> {
         let dir = self.root.join(DATA_DIR);
-        let entries = std::fs::read_dir(&dir).map_err(|source| ConfigError::Read {
+        let entries = std::fs::read_dir(&dir).map_err(|error| ConfigError::Read {
             path: dir.clone(),
-            source,
+            error,
         })?;
         let mut files = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|source| ConfigError::Read {
+            let entry = entry.map_err(|error| ConfigError::Read {
                 path: dir.clone(),
-                source,
+                error,
             })?;
             let path = entry.path();
             if path.extension().is_some_and(|ext| ext == "csv") {
@@ -147,9 +147,9 @@ impl ZonesTexts {
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 

@@ -188,9 +188,12 @@ pub(crate) fn parse(text: &str, path: &Path, zones: &[ZoneSpec]) -> Result<Regis
     let mut categories: Vec<Category> = Vec::new();
     for entry in file.categories {
         let place = format!("category {:?}", entry.name);
+        check_entry_name(&entry.name).map_err(|message| invalid(place.clone(), message))?;
         if categories.iter().any(|c| c.name == entry.name) {
             return Err(invalid(place, "the category is defined twice".into()));
         }
+        dnsbl_core::snapshot::check_category_name(&entry.name)
+            .map_err(|message| invalid(place.clone(), message))?;
         let code = entry.code.parse().map_err(|_| {
             invalid(
                 place.clone(),
@@ -214,8 +217,9 @@ pub(crate) fn parse(text: &str, path: &Path, zones: &[ZoneSpec]) -> Result<Regis
     let mut operators: Vec<OperatorEntry> = Vec::new();
     let mut operator_names: HashSet<String> = HashSet::new();
     for operator in file.operators {
+        let place = format!("operator {:?}", operator.name);
+        check_entry_name(&operator.name).map_err(|message| invalid(place.clone(), message))?;
         if !operator_names.insert(operator.name.clone()) {
-            let place = format!("operator {:?}", operator.name);
             return Err(invalid(place, "the operator is defined twice".into()));
         }
         operators.push(operator);
@@ -227,6 +231,7 @@ pub(crate) fn parse(text: &str, path: &Path, zones: &[ZoneSpec]) -> Result<Regis
     let mut providers: Vec<ProviderEntry> = Vec::new();
     for raw in file.providers {
         let place = format!("provider {:?}", raw.name);
+        check_entry_name(&raw.name).map_err(|message| invalid(place.clone(), message))?;
         if !provider_names.insert(raw.name.clone()) {
             return Err(invalid(place, "the provider is defined twice".into()));
         }
@@ -290,6 +295,15 @@ pub(crate) fn parse(text: &str, path: &Path, zones: &[ZoneSpec]) -> Result<Regis
     for raw in file.allow {
         let place = format!("allow {:?}", raw.value);
         let target = parse_allow_target(&raw.value).map_err(|m| invalid(place.clone(), m))?;
+        if raw.reason.trim().is_empty() {
+            return Err(invalid(
+                place,
+                format!(
+                    "blank reason {:?}: an allow-list entry needs a reason, as in the admin API",
+                    raw.reason
+                ),
+            ));
+        }
         let zone = raw
             .zone
             .as_deref()
@@ -326,18 +340,11 @@ pub(crate) fn parse(text: &str, path: &Path, zones: &[ZoneSpec]) -> Result<Regis
     })
 }
 
-/// Parses `36351`, `"36351"` or `"AS36351"` (any case) into an ASN.
+/// Parses `36351`, `"36351"` or `"AS36351"` (`AS` in any case) into an ASN.
 fn parse_asn(value: &AsnValue) -> Result<u32, String> {
     let parsed = match value {
         AsnValue::Number(n) => u32::try_from(*n).ok(),
-        AsnValue::Text(text) => {
-            let digits = text
-                .strip_prefix("AS")
-                .or_else(|| text.strip_prefix("as"))
-                .or_else(|| text.strip_prefix("As"))
-                .unwrap_or(text);
-            digits.parse::<u32>().ok()
-        }
+        AsnValue::Text(text) => dnsbl_core::model::parse_asn(text),
     };
     parsed.ok_or_else(|| {
         let shown = match value {
@@ -365,6 +372,21 @@ fn parse_allow_target(value: &str) -> Result<AllowTarget, String> {
     }
 }
 
+/// Rejects the name of a category, operator or provider that is empty or has whitespace
+/// around it, which would be stored as a different name than the one an operator types.
+fn check_entry_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err(format!("invalid name {name:?}: expected a non-empty name"));
+    }
+    if name.trim() != name {
+        return Err(format!(
+            "invalid name {name:?}: remove the spaces around it"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a `YYYY-MM-DD` date, including that the day exists in its month.
 fn check_date(date: &str) -> Result<(), String> {
     let bytes = date.as_bytes();
     let shape_ok = bytes.len() == 10
@@ -374,12 +396,25 @@ fn check_date(date: &str) -> Result<(), String> {
             .iter()
             .enumerate()
             .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-    let month: u32 = date.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(0);
-    let day: u32 = date.get(8..10).and_then(|d| d.parse().ok()).unwrap_or(0);
-    if shape_ok && (1..=12).contains(&month) && (1..=31).contains(&day) {
+    let number = |range: std::ops::Range<usize>| date.get(range)?.parse::<u16>().ok();
+    let calendar_date = match (number(0..4), number(5..7), number(8..10)) {
+        (Some(year), Some(month), Some(day)) if shape_ok => {
+            let month = u8::try_from(month)
+                .ok()
+                .and_then(|m| time::Month::try_from(m).ok());
+            let day = u8::try_from(day).ok();
+            month.zip(day).and_then(|(month, day)| {
+                time::Date::from_calendar_date(year.into(), month, day).ok()
+            })
+        }
+        _ => None,
+    };
+    if calendar_date.is_some() {
         Ok(())
     } else {
-        Err(format!("invalid date {date:?}: expected YYYY-MM-DD"))
+        Err(format!(
+            "invalid date {date:?}: expected a calendar date YYYY-MM-DD"
+        ))
     }
 }
 
@@ -504,6 +539,94 @@ mod tests {
             "register.toml: category \"x\": invalid listing code 127.0.0.0 for category \"x\": \
              127.0.0.0 is the network address of 127.0.0.0/8, not a listing code"
         );
+    }
+
+    #[test]
+    fn register_rejects_what_the_api_rejects() {
+        let provider = |extra: &str| {
+            format!("{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"bad\"\n{extra}\n")
+        };
+        let cases = [
+            (
+                "[[category]]\nname = \"rfc5782-test\"\ncode = \"127.0.0.3\"\ntxt = \"t\"\n"
+                    .to_string(),
+                "register.toml: category \"rfc5782-test\": the category name \"rfc5782-test\" \
+                 is reserved for the RFC 5782 test entries; choose another name",
+            ),
+            (
+                "[[allow]]\nvalue = \"192.0.2.1\"\nreason = \"\"\n".to_string(),
+                "register.toml: allow \"192.0.2.1\": blank reason \"\": an allow-list entry \
+                 needs a reason, as in the admin API",
+            ),
+            (
+                "[[allow]]\nvalue = \"192.0.2.1\"\nreason = \"  \"\n".to_string(),
+                "register.toml: allow \"192.0.2.1\": blank reason \"  \": an allow-list entry \
+                 needs a reason, as in the admin API",
+            ),
+            (
+                provider("listed_since = \"2026-02-31\""),
+                "register.toml: provider \"P\": invalid date \"2026-02-31\": expected a \
+                 calendar date YYYY-MM-DD",
+            ),
+            (
+                provider("delisted = { date = \"2025-02-29\", reason = \"gone\" }"),
+                "register.toml: provider \"P\": invalid date \"2025-02-29\": expected a \
+                 calendar date YYYY-MM-DD",
+            ),
+            (
+                provider("listed_since = \"2026-04-31\""),
+                "register.toml: provider \"P\": invalid date \"2026-04-31\": expected a \
+                 calendar date YYYY-MM-DD",
+            ),
+            (
+                format!("{CATEGORY}[[provider]]\nname = \"\"\ncategory = \"bad\"\n"),
+                "register.toml: provider \"\": invalid name \"\": expected a non-empty name",
+            ),
+            (
+                format!("{CATEGORY}[[provider]]\nname = \" P\"\ncategory = \"bad\"\n"),
+                "register.toml: provider \" P\": invalid name \" P\": remove the spaces around it",
+            ),
+            (
+                "[[operator]]\nname = \" \"\n".to_string(),
+                "register.toml: operator \" \": invalid name \" \": expected a non-empty name",
+            ),
+            (
+                provider("netblocks = [\" 10.0.0.1\"]"),
+                "register.toml: provider \"P\": invalid address or netblock \" 10.0.0.1\": \
+                 remove the spaces around it",
+            ),
+            (
+                provider("domains = [\"example.com..\"]"),
+                "register.toml: provider \"P\": invalid domain name \"example.com..\": label \
+                 \"\" must be 1 to 63 letters, digits, '-' or '_'",
+            ),
+            (
+                provider("domains = [\" example.com\"]"),
+                "register.toml: provider \"P\": invalid domain name \" example.com\": label \
+                 \" example\" must be 1 to 63 letters, digits, '-' or '_'",
+            ),
+            (
+                provider("asns = [\"AS+5\"]"),
+                "register.toml: provider \"P\": invalid ASN \"AS+5\": expected a number from 0 \
+                 to 4294967295 or \"AS<number>\"",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = parse_str(&text).unwrap_err().to_string();
+            assert_eq!(error, expected, "input {text:?}");
+        }
+    }
+
+    #[test]
+    fn register_accepts_api_forms() {
+        let text = format!(
+            "{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"bad\"\n\
+             asns = [\"As36351\", \"aS1\", \"as2\", 3]\ndomains = [\"Example.com.\"]\n\
+             listed_since = \"2024-02-29\"\n"
+        );
+        let register = parse_str(&text).unwrap();
+        assert_eq!(register.providers[0].asns, [36351, 1, 2, 3]);
+        assert_eq!(register.providers[0].domains, ["example.com"]);
     }
 
     #[test]

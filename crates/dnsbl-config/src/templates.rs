@@ -1,13 +1,15 @@
 //! Checks of the TXT templates of register.toml and the `lookup_url` templates of
-//! zones.toml: every `{name}` must be a placeholder that
-//! [`render_txt`](dnsbl_core::answer::render_txt) fills in, and a category whose template
-//! uses `{lookup_url}` may only be served by zones that set `lookup_url`, because the
-//! placeholder would otherwise render as empty text.
+//! zones.toml with [`check_template`], the check of the admin API: every `{name}` must be a
+//! placeholder that [`render_txt`](dnsbl_core::answer::render_txt) fills in, other braces
+//! are doubled, and no control character or more than
+//! [`MAX_TEMPLATE_BYTES`](dnsbl_core::answer::MAX_TEMPLATE_BYTES) bytes are allowed. A
+//! category whose template uses `{lookup_url}` may only be served by zones that set
+//! `lookup_url`, because the placeholder would otherwise render as empty text.
 
 use std::path::Path;
 
 use dnsbl_core::ZoneSpec;
-use dnsbl_core::answer::{PLACEHOLDERS, placeholders};
+use dnsbl_core::answer::{PLACEHOLDERS, check_template, placeholders};
 
 use crate::{ConfigError, Register};
 
@@ -20,7 +22,7 @@ pub(crate) fn check(
     register_path: &Path,
 ) -> Result<(), ConfigError> {
     for category in &register.categories {
-        check_names(&category.txt, "txt", &PLACEHOLDERS).map_err(|message| {
+        check_template(&category.txt, "txt", &PLACEHOLDERS).map_err(|message| {
             ConfigError::Invalid {
                 path: register_path.to_path_buf(),
                 entry: format!("category {:?}", category.name),
@@ -40,7 +42,7 @@ pub(crate) fn check(
             message,
         };
         if let Some(url) = &zone.lookup_url {
-            check_names(url, "lookup_url", &without_self).map_err(invalid)?;
+            check_template(url, "lookup_url", &without_self).map_err(invalid)?;
             continue;
         }
         for category in served_categories(zone, zones, register) {
@@ -56,25 +58,6 @@ pub(crate) fn check(
         }
     }
     Ok(())
-}
-
-/// Returns an error message naming the first placeholder of `template` not in `known`.
-fn check_names(template: &str, key: &str, known: &[&str]) -> Result<(), String> {
-    let Some(unknown) = placeholders(template)
-        .into_iter()
-        .find(|name| !known.contains(name))
-    else {
-        return Ok(());
-    };
-    let list = known
-        .iter()
-        .map(|name| format!("{{{name}}}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Err(format!(
-        "unknown placeholder {{{unknown}}} in {key}; the placeholders are {list} \
-         (write {{{{ and }}}} for literal braces)"
-    ))
 }
 
 /// Returns the indexes in `register.categories` of the categories `zone` serves: those it
@@ -174,6 +157,50 @@ mod tests {
         for (zones, register, expected) in cases {
             assert_eq!(load(&zones, &register), Err(expected.to_string()));
         }
+    }
+
+    #[test]
+    fn templates_checked_as_in_the_api() {
+        let long = "x".repeat(1001);
+        let cases = [
+            (
+                register("{query}\\nRCPT TO:<x>"),
+                "z/register.toml: category \"bad\": txt contains the control character '\\n' at \
+                 character 8; a template must be one line of printable text"
+                    .to_string(),
+            ),
+            (
+                register("a } b"),
+                "z/register.toml: category \"bad\": unmatched '}' at character 3 in txt; write \
+                 '}}' for a literal brace"
+                    .to_string(),
+            ),
+            (
+                register("{query listed"),
+                "z/register.toml: category \"bad\": unclosed '{' at character 1 in txt; write \
+                 '{{' for a literal brace"
+                    .to_string(),
+            ),
+            (
+                register(&long),
+                "z/register.toml: category \"bad\": txt is 1001 bytes long, more than the \
+                 maximum of 1000 bytes"
+                    .to_string(),
+            ),
+        ];
+        for (register, expected) in cases {
+            assert_eq!(load(ZONES, &register), Err(expected), "{register:?}");
+        }
+        assert_eq!(load(ZONES, &register(&long[1..])), Ok(()));
+        let url_zone = format!("{ZONES}lookup_url = \"https://x.example/{{query}}}}\"\n");
+        assert_eq!(
+            load(&url_zone, &register("{query}")),
+            Err(
+                "z/zones.toml: zone \"bl.example\": unmatched '}' at character 26 in \
+                 lookup_url; write '}}' for a literal brace"
+                    .to_string()
+            )
+        );
     }
 
     #[test]

@@ -60,4 +60,30 @@ mod tests {
         );
         check_register(&parsed, path, &RangeLimit::NONE).unwrap();
     }
+
+    #[test]
+    fn wide_mapped_part_names_netblock() {
+        let path = Path::new("zones/register.toml");
+        // The error shows the parsed netblock, and Rust writes ::ffff:0:0 as ::ffff:0.0.0.0.
+        for (netblock, shown) in [("::/16", "::/16"), ("::ffff:0:0/96", "::ffff:0.0.0.0/96")] {
+            let text = format!(
+                "[[category]]\nname = \"bad\"\ncode = \"127.0.0.2\"\ntxt = \"t\"\n\
+                 [[provider]]\nname = \"P\"\ncategory = \"bad\"\nnetblocks = [\"{netblock}\"]\n"
+            );
+            let parsed = register::parse(&text, path, &[]).unwrap();
+            let error = check_register(&parsed, path, &RangeLimit::DEFAULT)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                error,
+                format!(
+                    "zones/register.toml: provider \"P\": netblock {shown}: its \
+                     ::ffff:0:0/96 part covers the IPv4 range 0.0.0.0/0, wider than the \
+                     maximum IPv4 size /6; pass --allow-wide-ranges or a smaller \
+                     --max-prefix-v4 if it is real"
+                )
+            );
+            check_register(&parsed, path, &RangeLimit::NONE).unwrap();
+        }
+    }
 }

@@ -208,9 +208,10 @@ fn combined_kind(
     Ok(kind.expect("includes is not empty"))
 }
 
-/// Lower-cases a domain name, drops a trailing dot and checks its labels.
+/// Lower-cases a domain name, drops one trailing dot and checks its labels. Whitespace
+/// and an empty label, as in `example.com..`, are rejected.
 pub(crate) fn normalize_name(name: &str) -> Result<String, String> {
-    let lower = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    let lower = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
     if lower.is_empty() || lower.len() > 253 {
         return Err(format!("invalid domain name {name:?}"));
     }

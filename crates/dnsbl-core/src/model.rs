@@ -190,6 +190,19 @@ impl fmt::Display for ListingSource {
     }
 }
 
+/// Parses an AS number written as digits (`36351`) or with the prefix `AS` in any case
+/// (`AS36351`, `as36351`, `As36351`), as register.toml and the admin API take it.
+pub fn parse_asn(text: &str) -> Option<u32> {
+    let digits = match text.get(..2) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("as") => &text[2..],
+        _ => text,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// One reason for a listing: a provider listed in a category because of one source.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listing {
@@ -207,6 +220,32 @@ pub struct Listing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_asn_forms() {
+        let cases = [
+            ("36351", Some(36351)),
+            ("AS36351", Some(36351)),
+            ("as36351", Some(36351)),
+            ("As36351", Some(36351)),
+            ("aS36351", Some(36351)),
+            ("AS0", Some(0)),
+            ("AS4294967295", Some(u32::MAX)),
+            ("AS4294967296", None),
+            ("AS", None),
+            ("", None),
+            ("ASX", None),
+            ("+5", None),
+            ("AS+5", None),
+            (" AS5", None),
+            ("AS 5", None),
+            ("ASN5", None),
+            ("é5", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_asn(text), expected, "{text:?}");
+        }
+    }
 
     fn category(code: [u8; 4]) -> Category {
         Category {

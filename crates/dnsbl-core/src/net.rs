@@ -28,6 +28,8 @@ pub enum NetblockError {
     Reversed(String),
     #[error("invalid range {0:?}: start and end are of different address families")]
     MixedFamilies(String),
+    #[error("invalid address or netblock {0:?}: remove the spaces around it")]
+    Whitespace(String),
 }
 
 impl AddrRange {
@@ -112,7 +114,25 @@ impl AddrRange {
             _ => false,
         }
     }
+
+    /// Returns the part of an IPv6 range inside ::ffff:0:0/96 as the IPv4 range it maps,
+    /// or `None` for an IPv4 range and an IPv6 range outside ::ffff:0:0/96.
+    pub fn mapped_v4_part(&self) -> Option<AddrRange> {
+        match *self {
+            AddrRange::V6 { start, end } if end >= MAPPED_START && start <= MAPPED_END => {
+                Some(AddrRange::V4 {
+                    start: (start.max(MAPPED_START) - MAPPED_START) as u32,
+                    end: (end.min(MAPPED_END) - MAPPED_START) as u32,
+                })
+            }
+            _ => None,
+        }
+    }
 }
+
+/// The first and last IPv4-mapped IPv6 address, ::ffff:0:0/96 (RFC 4291 §2.5.5.2).
+pub(crate) const MAPPED_START: u128 = 0xffff << 32;
+pub(crate) const MAPPED_END: u128 = MAPPED_START | 0xffff_ffff;
 
 impl fmt::Display for AddrRange {
     /// Writes the range as a CIDR prefix when it is one, else as `start-end`.
@@ -155,8 +175,13 @@ impl FromStr for AddrRange {
     ///
     /// A prefix with host bits set (`192.0.2.1/24`) is rejected, because it usually means a
     /// typing mistake and silently widening it would list addresses nobody meant to list.
+    /// Whitespace around the value is rejected for the same reason; around the `-` of a
+    /// range it is allowed.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let value = text.trim();
+        if value.len() != text.len() && !value.is_empty() {
+            return Err(NetblockError::Whitespace(text.to_string()));
+        }
         let syntax = || NetblockError::Syntax(text.to_string());
         if let Some((start, end)) = value.split_once('-') {
             let start: IpAddr = start.trim().parse().map_err(|_| syntax())?;
@@ -240,6 +265,12 @@ mod tests {
                 "192.0.2.1-2001:db8::1",
                 NetblockError::MixedFamilies("192.0.2.1-2001:db8::1".into()),
             ),
+            (" 10.0.0.1", NetblockError::Whitespace(" 10.0.0.1".into())),
+            (
+                "10.0.0.0/8\t",
+                NetblockError::Whitespace("10.0.0.0/8\t".into()),
+            ),
+            (" ", NetblockError::Syntax(" ".into())),
         ];
         for (text, expected) in cases {
             assert_eq!(text.parse::<AddrRange>(), Err(expected), "input {text:?}");

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use crate::answer::{ZoneNameError, ZoneRecords};
 use crate::listings::{ListingTable, ListingTableError};
 use crate::model::{AnswerStyle, Category, CodeError, Listing, ListingSource, ZoneKind, ZoneSpec};
-use crate::net::AddrRange;
+use crate::net::{AddrRange, MAPPED_END, MAPPED_START};
 
 /// Index of a listing in [`Snapshot::listings`].
 pub type ListingId = u32;
@@ -500,6 +500,9 @@ pub struct SnapshotBuilder {
     serial: u32,
     zones: Vec<ZoneSpec>,
     categories: Vec<Category>,
+    /// Index in `categories` of the RFC 5782 test category, which every zone serves. It is
+    /// found by index, not by name, because a category from the store may have any name.
+    test_category: usize,
     listings: ListingTable,
     /// The first listing that [`ListingTable::push`] rejected, reported by `build`.
     listing_error: Option<ListingTableError>,
@@ -535,6 +538,19 @@ pub const TEST_LISTING: ListingId = 0;
 /// Code and TXT of the RFC 5782 test entries.
 pub const TEST_CATEGORY: &str = "rfc5782-test";
 
+/// Rejects the name of the built-in test category, [`TEST_CATEGORY`], for a category of
+/// the register, because zones would mistake one for the other in their lists of served
+/// categories.
+pub fn check_category_name(name: &str) -> Result<(), String> {
+    if name == TEST_CATEGORY {
+        return Err(format!(
+            "the category name {name:?} is reserved for the RFC 5782 test entries; choose \
+             another name"
+        ));
+    }
+    Ok(())
+}
+
 impl SnapshotBuilder {
     /// Starts a snapshot with the given zones and categories. The RFC 5782 test entries are
     /// always added, whatever the register contains: 127.0.0.2 (and so ::ffff:7f00:2) in
@@ -550,6 +566,7 @@ impl SnapshotBuilder {
             serial,
             zones,
             categories,
+            test_category,
             listings: ListingTable::default(),
             listing_error: None,
             v4: Vec::new(),
@@ -666,9 +683,10 @@ impl SnapshotBuilder {
             let served_categories: Vec<bool> = self
                 .categories
                 .iter()
-                .map(|category| {
+                .enumerate()
+                .map(|(index, category)| {
                     spec.includes.is_empty()
-                        && (category.name == TEST_CATEGORY || spec.serves_category(&category.name))
+                        && (index == self.test_category || spec.serves_category(&category.name))
                 })
                 .collect();
             let served: Vec<bool> = (0..self.listings.len())
@@ -759,7 +777,7 @@ impl SnapshotBuilder {
             }
         }
         for zone in zones.iter().filter(|z| z.spec.style == AnswerStyle::Multi) {
-            let served = served_categories(&zones, zone, &self.categories);
+            let served = served_categories(&zones, zone, &self.categories, self.test_category);
             for category in served {
                 category.validate_single_bit(&zone.spec.name)?;
             }
@@ -803,11 +821,13 @@ fn resolve_includes(zones: &mut [Zone]) -> Result<(), SnapshotError> {
     Ok(())
 }
 
-/// The categories whose codes can appear in answers of `zone`, the test category included.
+/// The categories whose codes can appear in answers of `zone`, the test category (at index
+/// `test_category`) included.
 fn served_categories<'c>(
     zones: &[Zone],
     zone: &Zone,
     categories: &'c [Category],
+    test_category: usize,
 ) -> Vec<&'c Category> {
     let sources: Vec<&Zone> = if zone.includes.is_empty() {
         vec![zone]
@@ -816,18 +836,16 @@ fn served_categories<'c>(
     };
     categories
         .iter()
-        .filter(|category| {
-            category.name == TEST_CATEGORY
+        .enumerate()
+        .filter(|(index, category)| {
+            *index == test_category
                 || sources
                     .iter()
                     .any(|z| z.spec.serves_category(&category.name))
         })
+        .map(|(_, category)| category)
         .collect()
 }
-
-/// The IPv4-mapped IPv6 addresses, ::ffff:0:0/96 (RFC 4291 §2.5.5.2).
-const MAPPED_START: u128 = 0xffff << 32;
-const MAPPED_END: u128 = MAPPED_START | 0xffff_ffff;
 
 /// Splits an IPv6 range into the parts below, inside and above ::ffff:0:0/96, with the
 /// inside part as an IPv4 range. An IPv4 range is returned unchanged. The parts come back
@@ -835,18 +853,15 @@ const MAPPED_END: u128 = MAPPED_START | 0xffff_ffff;
 /// nothing per range.
 fn split_mapped(range: AddrRange) -> impl Iterator<Item = AddrRange> {
     let mut parts = [None; 3];
-    match range {
-        AddrRange::V6 { start, end } if end >= MAPPED_START && start <= MAPPED_END => {
+    match (range, range.mapped_v4_part()) {
+        (AddrRange::V6 { start, end }, Some(mapped)) => {
             if start < MAPPED_START {
                 parts[0] = Some(AddrRange::V6 {
                     start,
                     end: MAPPED_START - 1,
                 });
             }
-            parts[1] = Some(AddrRange::V4 {
-                start: (start.max(MAPPED_START) - MAPPED_START) as u32,
-                end: (end.min(MAPPED_END) - MAPPED_START) as u32,
-            });
+            parts[1] = Some(mapped);
             if end > MAPPED_END {
                 parts[2] = Some(AddrRange::V6 {
                     start: MAPPED_END + 1,

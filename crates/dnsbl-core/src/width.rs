@@ -36,9 +36,25 @@ impl RangeLimit {
         max_v6_prefix: 0,
     };
 
-    /// Returns whether `range` is no wider than a prefix of the configured length. Prefix
-    /// lengths above the family's width are read as the full width (a single address).
+    /// Returns whether `range` is no wider than a prefix of the configured length, and
+    /// whether the part of an IPv6 range inside ::ffff:0:0/96 is no wider than the IPv4
+    /// limit. That part is looked up as IPv4, so `::/16` would otherwise list all of IPv4.
+    /// Prefix lengths above the family's width are read as the full width.
     pub fn allows(&self, range: &AddrRange) -> bool {
+        self.violation(range).is_none()
+    }
+
+    /// Returns what makes `range` too wide, or `None` when [`allows`](Self::allows) passes.
+    fn violation(&self, range: &AddrRange) -> Option<WidthViolation> {
+        if !self.fits(range) {
+            return Some(WidthViolation::Range);
+        }
+        let mapped = range.mapped_v4_part()?;
+        (!self.fits(&mapped)).then_some(WidthViolation::MappedPart(mapped))
+    }
+
+    /// Returns whether `range` is no wider than the limit of its own family.
+    fn fits(&self, range: &AddrRange) -> bool {
         let (bits, prefix) = match range {
             AddrRange::V4 { .. } => (32u32, u32::from(self.max_v4_prefix).min(32)),
             AddrRange::V6 { .. } => (128u32, u32::from(self.max_v6_prefix).min(128)),
@@ -59,16 +75,46 @@ impl RangeLimit {
         }
     }
 
-    /// Returns an error message for a range that [`allows`](Self::allows) rejects.
+    /// Describes why [`allows`](Self::allows) rejects `range`, without a hint at the
+    /// options that change the limit.
+    pub fn reason(&self, range: &AddrRange) -> String {
+        match self.violation(range) {
+            Some(WidthViolation::MappedPart(mapped)) => format!(
+                "its ::ffff:0:0/96 part covers the IPv4 range {mapped}, wider than the \
+                 maximum IPv4 size /{}",
+                self.max_v4_prefix
+            ),
+            _ => format!(
+                "range is wider than the maximum {} size /{}",
+                if range.is_ipv4() { "IPv4" } else { "IPv6" },
+                self.max_prefix_for(range)
+            ),
+        }
+    }
+
+    /// Returns an error message for a range that [`allows`](Self::allows) rejects, with
+    /// the option that changes the limit it exceeds.
     pub fn message(&self, range: &AddrRange) -> String {
-        let family = if range.is_ipv4() { "IPv4" } else { "IPv6" };
+        let option = match self.violation(range) {
+            Some(WidthViolation::MappedPart(_)) => "v4",
+            _ if range.is_ipv4() => "v4",
+            _ => "v6",
+        };
         format!(
-            "range is wider than the maximum {family} size /{}; pass --allow-wide-ranges \
-             or a smaller --max-prefix-{} if it is real",
-            self.max_prefix_for(range),
-            if range.is_ipv4() { "v4" } else { "v6" }
+            "{}; pass --allow-wide-ranges or a smaller --max-prefix-{option} if it is real",
+            self.reason(range)
         )
     }
+}
+
+/// The reason a range fails a [`RangeLimit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WidthViolation {
+    /// The range is wider than the limit of its family.
+    Range,
+    /// The part of an IPv6 range inside ::ffff:0:0/96, given as the IPv4 range it maps,
+    /// is wider than the IPv4 limit.
+    MappedPart(AddrRange),
 }
 
 impl Default for RangeLimit {
@@ -118,6 +164,27 @@ mod tests {
             ("4.0.0.0-8.0.0.0", RangeLimit::DEFAULT, false),
             ("2002::/16", RangeLimit::DEFAULT, true),
             ("2000::/15", RangeLimit::DEFAULT, false),
+            // The part inside ::ffff:0:0/96 is looked up as IPv4 and meets the IPv4 limit.
+            ("::/16", RangeLimit::DEFAULT, false),
+            ("::ffff:0:0/96", RangeLimit::DEFAULT, false),
+            ("::ffff:0:0/101", RangeLimit::DEFAULT, false),
+            ("::ffff:0:0/102", RangeLimit::DEFAULT, true),
+            ("::ffff:10.0.0.0/104", RangeLimit::DEFAULT, true),
+            (
+                "::fffe:ffff:ffff-::ffff:3ff:ffff",
+                RangeLimit::DEFAULT,
+                true,
+            ),
+            ("::fffe:ffff:ffff-::ffff:400:0", RangeLimit::DEFAULT, false),
+            ("::/16", RangeLimit::NONE, true),
+            (
+                "::/16",
+                RangeLimit {
+                    max_v4_prefix: 0,
+                    max_v6_prefix: 16,
+                },
+                true,
+            ),
             (
                 "10.0.0.0/8",
                 RangeLimit {
@@ -166,5 +233,21 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("--max-prefix-v6"), "{message}");
+    }
+
+    #[test]
+    fn message_names_mapped_part() {
+        let range: AddrRange = "::/16".parse().unwrap();
+        assert_eq!(
+            RangeLimit::DEFAULT.message(&range),
+            "its ::ffff:0:0/96 part covers the IPv4 range 0.0.0.0/0, wider than the maximum \
+             IPv4 size /6; pass --allow-wide-ranges or a smaller --max-prefix-v4 if it is real"
+        );
+        let range: AddrRange = "::ffff:0:0/100".parse().unwrap();
+        assert_eq!(
+            RangeLimit::DEFAULT.reason(&range),
+            "its ::ffff:0:0/96 part covers the IPv4 range 0.0.0.0/4, wider than the maximum \
+             IPv4 size /6"
+        );
     }
 }

@@ -68,15 +68,15 @@ pub struct Manifest {
 /// Errors from publishing an export.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
-    #[error("failed to create the export directory {path}: {source}")]
-    CreateDir { path: PathBuf, source: io::Error },
-    #[error("failed to write {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
-    #[error("failed to rename {from} to {to}: {source}")]
+    #[error("failed to create the export directory {path}: {error}")]
+    CreateDir { path: PathBuf, error: io::Error },
+    #[error("failed to write {path}: {error}")]
+    Write { path: PathBuf, error: io::Error },
+    #[error("failed to rename {from} to {to}: {error}")]
     Rename {
         from: PathBuf,
         to: PathBuf,
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -89,9 +89,9 @@ pub const CURRENT: &str = "current";
 /// `dir/current` to it, as described in the module documentation; returns the manifest.
 pub fn publish(dir: &Path, serial: u32, files: &[ExportFile]) -> Result<Manifest, PublishError> {
     let sets = dir.join(SETS);
-    fs::create_dir_all(&sets).map_err(|source| PublishError::CreateDir {
+    fs::create_dir_all(&sets).map_err(|error| PublishError::CreateDir {
         path: sets.clone(),
-        source,
+        error,
     })?;
     let previous = current_set(dir);
     let generation = list_sets(&sets)
@@ -102,9 +102,9 @@ pub fn publish(dir: &Path, serial: u32, files: &[ExportFile]) -> Result<Manifest
         + 1;
     let name = format!("{serial}-{generation}");
     let set = sets.join(&name);
-    fs::create_dir(&set).map_err(|source| PublishError::CreateDir {
+    fs::create_dir(&set).map_err(|error| PublishError::CreateDir {
         path: set.clone(),
-        source,
+        error,
     })?;
     let manifest = match write_set(
         &set,
@@ -191,10 +191,10 @@ fn write_set(
 fn switch_current(dir: &Path, name: &str) -> Result<(), PublishError> {
     let temporary = dir.join(".current.tmp");
     let _ = fs::remove_file(&temporary);
-    std::os::unix::fs::symlink(Path::new(SETS).join(name), &temporary).map_err(|source| {
+    std::os::unix::fs::symlink(Path::new(SETS).join(name), &temporary).map_err(|error| {
         PublishError::Write {
             path: temporary.clone(),
-            source,
+            error,
         }
     })?;
     rename(&temporary, &dir.join(CURRENT))?;
@@ -208,17 +208,17 @@ fn write_file(path: &Path, contents: &[u8]) -> Result<(), PublishError> {
         file.write_all(contents)?;
         file.sync_all()
     };
-    write().map_err(|source| PublishError::Write {
+    write().map_err(|error| PublishError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), PublishError> {
-    fs::rename(from, to).map_err(|source| PublishError::Rename {
+    fs::rename(from, to).map_err(|error| PublishError::Rename {
         from: from.to_path_buf(),
         to: to.to_path_buf(),
-        source,
+        error,
     })
 }
 
@@ -226,9 +226,9 @@ fn rename(from: &Path, to: &Path) -> Result<(), PublishError> {
 fn sync_dir(dir: &Path) -> Result<(), PublishError> {
     File::open(dir)
         .and_then(|handle| handle.sync_all())
-        .map_err(|source| PublishError::Write {
+        .map_err(|error| PublishError::Write {
             path: dir.to_path_buf(),
-            source,
+            error,
         })
 }
 

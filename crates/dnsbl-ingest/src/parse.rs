@@ -33,10 +33,10 @@ pub enum ParseError {
         message: String,
         value: String,
     },
-    #[error("failed to read {}: {source}", path.display())]
+    #[error("failed to read {}: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -84,9 +84,9 @@ pub(crate) fn read_routing_file_with(
     limit: &RangeLimit,
     on_read: &dyn Fn(u64),
 ) -> Result<RoutingFile, ParseError> {
-    let read_error = |source| ParseError::Read {
+    let read_error = |error| ParseError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let mut file = File::open(path).map_err(read_error)?;
     let metadata = file.metadata().map_err(read_error)?;
@@ -174,7 +174,7 @@ pub fn parse_routing_limited(
                 if let csv::ErrorKind::Io(source) = error.into_kind() {
                     return Err(ParseError::Read {
                         path: path.to_path_buf(),
-                        source,
+                        error: source,
                     });
                 }
                 return Err(line_error(offset, "invalid CSV", "unreadable record"));
@@ -458,6 +458,34 @@ mod tests {
         .unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(parse(text, "asn.csv").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn wide_mapped_rows_are_rejected() {
+        // Rows inside ::ffff:0:0/96 are looked up as IPv4, so they meet the IPv4 limit even
+        // in the IPv6 file, and a wider one fails the run like any other too wide row.
+        let limit = RangeLimit::DEFAULT;
+        let text = "2001:db8::,2001:db8::ffff,1,a\n::ffff:0.0.0.0,::ffff:255.255.255.255,36351,x\n";
+        let error = parse_routing_limited(text.as_bytes(), Path::new("asn-ipv6.csv"), &limit)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "asn-ipv6.csv:2: its ::ffff:0:0/96 part covers the IPv4 range 0.0.0.0/0, wider \
+             than the maximum IPv4 size /6; pass --allow-wide-ranges or a smaller \
+             --max-prefix-v4 if it is real (::ffff:0.0.0.0,::ffff:255.255.255.255)"
+        );
+        let text = "::ffff:10.0.0.0,::ffff:10.255.255.255,36351,x\n";
+        let rows =
+            parse_routing_limited(text.as_bytes(), Path::new("asn-ipv6.csv"), &limit).unwrap();
+        assert_eq!(rows.len(), 1);
+        let rows = parse_routing_limited(
+            b"::,ffff::,1,a\n",
+            Path::new("asn-ipv6.csv"),
+            &RangeLimit::NONE,
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 1);
     }
 
     #[test]

@@ -3,15 +3,19 @@
 use std::path::PathBuf;
 
 /// Errors from opening, reading or writing the store.
+///
+/// A message contains the error it wraps, and no variant returns that error again as its
+/// `source()`, so that a printer of the whole chain (`{:#}` of anyhow) shows each cause
+/// once.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("failed to create the database directory {path}: {source}")]
+    #[error("failed to create the database directory {path}: {error}")]
     CreateDir {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("failed to open the database {path}: {source}")]
-    Open { path: PathBuf, source: sqlx::Error },
+    #[error("failed to open the database {path}: {error}")]
+    Open { path: PathBuf, error: sqlx::Error },
     #[error("{path} is not a SQLite database; move it away or choose another database path")]
     NotADatabase { path: PathBuf },
     #[error(
@@ -24,14 +28,14 @@ pub enum StoreError {
     )]
     ForeignSchema { path: PathBuf, tables: String },
     #[error(
-        "failed to migrate the database {path}: {source}; if another application or a newer dnsbl created it, choose another database path"
+        "failed to migrate the database {path}: {error}; if another application or a newer dnsbl created it, choose another database path"
     )]
     Migrate {
         path: PathBuf,
-        source: sqlx::migrate::MigrateError,
+        error: sqlx::migrate::MigrateError,
     },
     #[error("database query failed: {0}")]
-    Query(#[from] sqlx::Error),
+    Query(sqlx::Error),
     #[error("invalid data in the database: {0}")]
     InvalidData(String),
     #[error(
@@ -39,7 +43,7 @@ pub enum StoreError {
     )]
     SourceConflict { kind: &'static str, name: String },
     #[error("failed to build the snapshot: {0}")]
-    Snapshot(#[from] dnsbl_core::SnapshotError),
+    Snapshot(dnsbl_core::SnapshotError),
     #[error("{kind} {name:?} already exists")]
     Conflict { kind: &'static str, name: String },
     #[error("{kind} {name:?} comes from register.toml; change it there")]
@@ -55,4 +59,51 @@ pub enum StoreError {
         value: String,
         message: String,
     },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Query(error)
+    }
+}
+
+impl From<dnsbl_core::SnapshotError> for StoreError {
+    fn from(error: dnsbl_core::SnapshotError) -> Self {
+        StoreError::Snapshot(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+
+    #[test]
+    fn wrapped_error_appears_once() {
+        let error = StoreError::from(dnsbl_core::SnapshotError::ExclusionInCombinedZone(
+            "zen.example".into(),
+        ));
+        assert_eq!(
+            error.to_string(),
+            "failed to build the snapshot: allow-list entry for zone \"zen.example\": it is a \
+             combined zone, so name the zones it includes instead"
+        );
+        assert!(error.source().is_none());
+        let error = StoreError::from(sqlx::Error::RowNotFound);
+        assert!(
+            error.to_string().starts_with("database query failed: "),
+            "{error}"
+        );
+        assert!(error.source().is_none());
+        let error = StoreError::CreateDir {
+            path: "data".into(),
+            error: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(
+            error.to_string(),
+            "failed to create the database directory data: permission denied"
+        );
+        assert!(error.source().is_none());
+    }
 }

@@ -51,9 +51,9 @@ impl Store {
 
     async fn connect(path: &Path, check: bool) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+            std::fs::create_dir_all(parent).map_err(|error| StoreError::CreateDir {
                 path: parent.to_path_buf(),
-                source,
+                error,
             })?;
         }
         let options = SqliteConnectOptions::new()
@@ -93,9 +93,9 @@ impl Store {
         sqlx::migrate!("../../migrations")
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migrate {
+            .map_err(|error| StoreError::Migrate {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?;
         tracing::debug!(path = %path.display(), "database opened");
         Ok(Store { pool })
@@ -138,7 +138,7 @@ pub(crate) fn open_error(path: &Path, error: sqlx::Error) -> StoreError {
     } else {
         StoreError::Open {
             path: path.to_path_buf(),
-            source: error,
+            error,
         }
     }
 }

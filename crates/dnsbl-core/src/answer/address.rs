@@ -11,16 +11,13 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{Lookup, QueryText};
+use crate::net::{MAPPED_END, MAPPED_START};
 use crate::snapshot::Zone;
 
 /// Labels in a full IPv4 name.
 const IPV4_LABELS: usize = 4;
 /// Labels in a full IPv6 name.
 const IPV6_LABELS: usize = 32;
-
-/// Start of ::ffff:0:0/96, the IPv4-mapped IPv6 addresses (RFC 4291 §2.5.5.2).
-const MAPPED_START: u128 = 0xffff << 32;
-const MAPPED_END: u128 = MAPPED_START | 0xffff_ffff;
 
 /// The labels below the apex, read as octets and as nibbles, most significant first.
 struct ParsedLabels {

@@ -41,7 +41,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 
 pub use records::{ZoneNameError, ZoneRecords};
-pub use txt::{PLACEHOLDERS, placeholders, render_txt};
+pub use txt::{MAX_TEMPLATE_BYTES, PLACEHOLDERS, check_template, placeholders, render_txt};
 pub(crate) use wire::parse_plain_query;
 pub use wire::{WireAnswerer, WireOutcome, WireScratch};
 

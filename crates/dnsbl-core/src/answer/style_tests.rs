@@ -257,6 +257,45 @@ fn multi_style_needs_single_bit_codes() {
 }
 
 #[test]
+fn category_named_like_test_entry() {
+    // A category from the store named like the built-in test category is an ordinary
+    // category: served only where a zone names it, and not checked for a single bit in a
+    // zone of style multi that does not serve it.
+    let categories = vec![
+        category("hosting", 2),
+        category("spam", 4),
+        category("rfc5782-test", 3),
+    ];
+    let mut builder = SnapshotBuilder::new(SERIAL, specs(), categories);
+    let netblock = "198.51.100.0/24".parse().unwrap();
+    let listed = builder.add_listing(listing("Lookalike", 2, ListingSource::Netblock(netblock)));
+    builder.add_range(netblock, listed);
+    let snapshot = builder.build().unwrap();
+    let cases = [
+        (
+            "1.100.51.198.hosting.example",
+            negative(ResponseCode::NXDomain, "hosting.example"),
+        ),
+        (
+            "1.100.51.198.multi.example",
+            negative(ResponseCode::NXDomain, "multi.example"),
+        ),
+        (
+            "2.0.0.127.hosting.example",
+            positive(a("2.0.0.127.hosting.example", &[2])),
+        ),
+        (
+            "2.0.0.127.multi.example",
+            positive(a("2.0.0.127.multi.example", &[2])),
+        ),
+    ];
+    for (qname, expected) in cases {
+        let got = answer(&snapshot, &name(qname), RecordType::A, DNSClass::IN);
+        assert_eq!(got, expected, "{qname}");
+    }
+}
+
+#[test]
 fn combined_zone_errors() {
     let mut specs_with_unknown = specs();
     specs_with_unknown[2]

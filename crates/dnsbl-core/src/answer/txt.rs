@@ -135,6 +135,84 @@ pub fn placeholders(template: &str) -> Vec<&str> {
     names
 }
 
+/// Maximum length of a TXT or `lookup_url` template, in bytes. It guards against mistakes
+/// and is no protocol limit: a rendered TXT text is split into character-strings of 255
+/// bytes (RFC 1035 §3.3), and the whole answer must fit one DNS message.
+pub const MAX_TEMPLATE_BYTES: usize = 1000;
+
+/// Checks a template that [`render_txt`] fills in, with `key` naming it in the messages.
+/// The template must have at most [`MAX_TEMPLATE_BYTES`] and no control character,
+/// because a line feed would reach the TXT text and so an SMTP reply that quotes it.
+/// Every `{name}` must be a name in `known`, and every other brace must be doubled.
+/// Positions in the messages count characters from 1.
+pub fn check_template(template: &str, key: &str, known: &[&str]) -> Result<(), String> {
+    if template.len() > MAX_TEMPLATE_BYTES {
+        return Err(format!(
+            "{key} is {} bytes long, more than the maximum of {MAX_TEMPLATE_BYTES} bytes",
+            template.len()
+        ));
+    }
+    let control = template.chars().enumerate().find(|(_, c)| c.is_control());
+    if let Some((index, c)) = control {
+        return Err(format!(
+            "{key} contains the control character {:?} at character {}; a template must be \
+             one line of printable text",
+            c,
+            index + 1
+        ));
+    }
+    let mut chars = template.char_indices().enumerate().peekable();
+    while let Some((index, (offset, c))) = chars.next() {
+        let position = index + 1;
+        let doubled = chars.peek().is_some_and(|&(_, (_, next))| next == c);
+        match c {
+            '{' | '}' if doubled => {
+                chars.next();
+            }
+            '}' => {
+                return Err(format!(
+                    "unmatched '}}' at character {position} in {key}; write '}}}}' for a \
+                     literal brace"
+                ));
+            }
+            '{' => {
+                let tail = &template[offset + 1..];
+                let name = match tail.find(['{', '}']) {
+                    Some(end) if tail[end..].starts_with('}') => &tail[..end],
+                    _ => {
+                        return Err(format!(
+                            "unclosed '{{' at character {position} in {key}; write '{{{{' \
+                             for a literal brace"
+                        ));
+                    }
+                };
+                if !known.contains(&name) {
+                    return Err(unknown_placeholder(name, key, known));
+                }
+                // Skip the name and its closing brace.
+                for _ in 0..=name.chars().count() {
+                    chars.next();
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Returns the message for the unknown placeholder `{name}` in the template `key`.
+fn unknown_placeholder(name: &str, key: &str, known: &[&str]) -> String {
+    let list = known
+        .iter()
+        .map(|name| format!("{{{name}}}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "unknown placeholder {{{name}}} in {key}; the placeholders are {list} (write {{{{ \
+         and }}}} for literal braces)"
+    )
+}
+
 /// Appends the value of placeholder `name`; returns false for an unknown name.
 fn substitute(
     output: &mut String,
@@ -188,6 +266,76 @@ mod tests {
         ];
         for (template, expected) in cases {
             assert_eq!(placeholders(template), expected, "template {template:?}");
+        }
+    }
+
+    #[test]
+    fn check_template_cases() {
+        let list = "{query}, {provider}, {operator}, {source}, {asn}, {netblock}, \
+                    {category}, {lookup_url}";
+        let unknown = |name: &str| {
+            format!(
+                "unknown placeholder {{{name}}} in txt; the placeholders are {list} (write {{{{ \
+                 and }}}} for literal braces)"
+            )
+        };
+        let long = "x".repeat(MAX_TEMPLATE_BYTES + 1);
+        let cases: Vec<(&str, Result<(), String>)> = vec![
+            ("{query} is listed: {provider}", Ok(())),
+            ("{{query}} {{{query}}} a}}b", Ok(())),
+            ("é{lookup_url}ü", Ok(())),
+            ("", Ok(())),
+            (&long[1..], Ok(())),
+            (
+                &long,
+                Err("txt is 1001 bytes long, more than the maximum of 1000 bytes".into()),
+            ),
+            ("{querry} listed", Err(unknown("querry"))),
+            ("{} listed", Err(unknown(""))),
+            ("{ query }", Err(unknown(" query "))),
+            (
+                "{query listed",
+                Err("unclosed '{' at character 1 in txt; write '{{' for a literal brace".into()),
+            ),
+            (
+                "é {a{query}}",
+                Err("unclosed '{' at character 3 in txt; write '{{' for a literal brace".into()),
+            ),
+            (
+                "a}b",
+                Err("unmatched '}' at character 2 in txt; write '}}' for a literal brace".into()),
+            ),
+            (
+                "{query}} x",
+                Err("unmatched '}' at character 8 in txt; write '}}' for a literal brace".into()),
+            ),
+            (
+                "ü{{x}}}",
+                Err("unmatched '}' at character 7 in txt; write '}}' for a literal brace".into()),
+            ),
+            (
+                "listed\nRCPT TO:<x>",
+                Err(
+                    "txt contains the control character '\\n' at character 7; a template \
+                     must be one line of printable text"
+                        .into(),
+                ),
+            ),
+            (
+                "a\u{1b}",
+                Err(
+                    "txt contains the control character '\\u{1b}' at character 2; a template \
+                     must be one line of printable text"
+                        .into(),
+                ),
+            ),
+        ];
+        for (template, expected) in cases {
+            assert_eq!(
+                check_template(template, "txt", &PLACEHOLDERS),
+                expected,
+                "template {template:?}"
+            );
         }
     }
 
