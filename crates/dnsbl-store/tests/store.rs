@@ -701,3 +701,52 @@ async fn allow_migration_keeps_ids() {
         .unwrap();
     assert_eq!(cached, 0, "the delete trigger is missing");
 }
+
+#[tokio::test]
+async fn pending_migrations_listed_and_applied_to_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dnsbl.db");
+    schema_0007_pool(&path).await.close().await;
+    let before = std::fs::read(&path).unwrap();
+    let pending = Store::pending_migrations(&path).await.unwrap();
+    assert_eq!(pending, ["8 allow entries autoincrement"]);
+    let error = Store::open_read_only(&path)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.ends_with("migrations not applied yet (`dnsbl serve` or `dnsbl ingest` applies them): 8 allow entries autoincrement"),
+        "{error}"
+    );
+
+    let copy = dir.path().join("copy.db");
+    Store::copy_read_only(&path, &copy).await.unwrap();
+    let store = Store::open(&copy).await.unwrap();
+    assert!(!store.has_routing_data().await.unwrap());
+    assert_eq!(
+        Store::pending_migrations(&copy).await.unwrap(),
+        Vec::<String>::new()
+    );
+    // The original is read only.
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_eq!(
+        Store::pending_migrations(&path).await.unwrap(),
+        ["8 allow entries autoincrement"]
+    );
+}
+
+#[tokio::test]
+async fn empty_file_has_every_migration_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.db");
+    std::fs::write(&path, b"").unwrap();
+    let pending = Store::pending_migrations(&path).await.unwrap();
+    let all: Vec<String> = sqlx::migrate!("../../migrations")
+        .iter()
+        .map(|migration| format!("{} {}", migration.version, migration.description))
+        .collect();
+    assert_eq!(pending, all);
+    assert_eq!(pending[0], "1 initial schema");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+}
