@@ -2,11 +2,13 @@
 //! TXT text reach DNS, and bad codes, bad templates and register.toml categories are
 //! rejected with the field and the value.
 
+use std::time::Duration;
+
 use hickory_proto::rr::RecordType;
 
 use crate::admin::{NETBLOCK, create_token, start, wait_for_dns};
 use crate::http::{Response, request};
-use crate::support::{a_values, query_udp, txt_values};
+use crate::support::{Server, a_values, field, query_udp, txt_values};
 
 const QUERY: &str = "7.100.51.198.bl.example.";
 
@@ -169,4 +171,67 @@ fn category_writes_reject_bad_input() {
         Some(r#"{"code":"127.0.0.9","txt":""}"#),
     );
     assert_eq!(missing.status, 404, "body: {}", missing.body);
+}
+
+/// A category of the admin API whose TXT uses `{lookup_url}` needs the `lookup_url` of
+/// the zones that serve it: a reload of a zones.toml without it fails and changes no
+/// answer, and `dnsbl check` rejects it the same way.
+#[test]
+fn removed_lookup_url_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = crate::bad_input::copy_zones(dir.path());
+    let zones_toml = zones.join("zones.toml");
+    let original = std::fs::read_to_string(&zones_toml).unwrap();
+    let mut with_url = original.clone();
+    for zone in ["bl.example", "dbl.example"] {
+        with_url = with_url.replacen(
+            &format!("name = \"{zone}\"\n"),
+            &format!(
+                "name = \"{zone}\"\nlookup_url = \"https://lookup.test/{{query}}\"\n"
+            ),
+            1,
+        );
+    }
+    assert_eq!(with_url.matches("https://lookup.test/").count(), 2, "{with_url}");
+    std::fs::write(&zones_toml, &with_url).unwrap();
+
+    let db = dir.path().join("dnsbl.sqlite");
+    let token = create_token(&db, "ops", "admin");
+    let token = Some(token.as_str());
+    let server = Server::start(&zones, &db);
+    let line = server.wait_for_log("admin API listening", Duration::from_secs(10));
+    let admin = field(&line, "address").unwrap().parse().unwrap();
+    let category = r#"{"name":"lu","code":"127.0.0.11","txt":"{query} listed, see {lookup_url}"}"#;
+    let created = request(admin, "POST", "/v1/categories", token, Some(category));
+    assert_eq!(created.status, 201, "body: {}", created.body);
+    let provider = format!(r#"{{"name":"lu-net","category":"lu","netblocks":["{NETBLOCK}"]}}"#);
+    let created = request(admin, "POST", "/v1/providers", token, Some(&provider));
+    assert_eq!(created.status, 201, "body: {}", created.body);
+    wait_for_dns(&server, |message| a_values(message) == ["127.0.0.11"]);
+    let listed = ["198.51.100.7 listed, see https://lookup.test/198.51.100.7"];
+    let txt = txt_values(&query_udp(server.addr, QUERY, RecordType::TXT));
+    assert_eq!(txt, listed);
+
+    let expected = "zone \"bl.example\" serves category \"lu\", whose txt uses {lookup_url}, \
+                    but the zone sets no lookup_url in zones.toml; set lookup_url for the zone \
+                    or change the category's txt";
+    std::fs::write(&zones_toml, &original).unwrap();
+    server.hangup();
+    let line = server.wait_for_log("reload failed", Duration::from_secs(10));
+    // The log line quotes the error, so its quotes are escaped.
+    assert!(line.contains(&expected.replace('"', "\\\"")), "{line}");
+    let txt = txt_values(&query_udp(server.addr, QUERY, RecordType::TXT));
+    assert_eq!(txt, listed);
+
+    let output = crate::support::binary()
+        .arg("check")
+        .arg("--zones")
+        .arg(&zones)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "check passed: {output:?}");
+    assert!(stderr.contains(expected), "{stderr}");
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use acl::{AclEntry, parse_prefix};
 pub use register::{AllowEntry, AllowTarget, Delisting, OperatorEntry, ProviderEntry, Register};
+pub use templates::lookup_url_missing;
 pub use widths::check_register;
 pub use zones::{ZoneEntry, ZonesFile};
 

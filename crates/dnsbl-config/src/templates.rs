@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use dnsbl_core::ZoneSpec;
 use dnsbl_core::answer::{PLACEHOLDERS, check_template, placeholders};
+use dnsbl_core::{Category, ZoneSpec};
 
 use crate::{ConfigError, Register};
 
@@ -36,33 +36,53 @@ pub(crate) fn check(
         .filter(|name| *name != "lookup_url")
         .collect();
     for zone in zones {
-        let invalid = |message: String| ConfigError::Invalid {
-            path: zones_path.to_path_buf(),
-            entry: format!("zone {:?}", zone.name),
-            message,
-        };
         if let Some(url) = &zone.lookup_url {
-            check_template(url, "lookup_url", &without_self).map_err(invalid)?;
-            continue;
+            check_template(url, "lookup_url", &without_self).map_err(|message| {
+                ConfigError::Invalid {
+                    path: zones_path.to_path_buf(),
+                    entry: format!("zone {:?}", zone.name),
+                    message,
+                }
+            })?;
         }
-        for category in served_categories(zone, zones, register) {
-            let category = &register.categories[category];
-            if placeholders(&category.txt).contains(&"lookup_url") {
-                return Err(invalid(format!(
-                    "serves category {:?}, whose txt in {} uses {{lookup_url}}, but the zone \
-                     sets no lookup_url; set lookup_url for the zone or remove the placeholder",
-                    category.name,
-                    register_path.display()
-                )));
-            }
-        }
+    }
+    if let Some((zone, category)) = lookup_url_missing(zones, &register.categories) {
+        return Err(ConfigError::Invalid {
+            path: zones_path.to_path_buf(),
+            entry: format!("zone {zone:?}"),
+            message: format!(
+                "serves category {category:?}, whose txt in {} uses {{lookup_url}}, but the \
+                 zone sets no lookup_url; set lookup_url for the zone or remove the placeholder",
+                register_path.display()
+            ),
+        });
     }
     Ok(())
 }
 
-/// Returns the indexes in `register.categories` of the categories `zone` serves: those it
-/// names, all without a list, and for a combined zone those of the zones it includes.
-fn served_categories(zone: &ZoneSpec, zones: &[ZoneSpec], register: &Register) -> Vec<usize> {
+/// Returns the first zone of `zones` without `lookup_url` that serves a category of
+/// `categories` whose template uses `{lookup_url}`, as (zone, category). Checked when the
+/// files are read, and again by `dnsbl serve` and `dnsbl check` with the stored
+/// categories, which include those of the admin API.
+pub fn lookup_url_missing<'a>(
+    zones: &'a [ZoneSpec],
+    categories: &'a [Category],
+) -> Option<(&'a str, &'a str)> {
+    zones
+        .iter()
+        .filter(|zone| zone.lookup_url.is_none())
+        .find_map(|zone| {
+            served_categories(zone, zones, categories)
+                .into_iter()
+                .map(|index| &categories[index])
+                .find(|category| placeholders(&category.txt).contains(&"lookup_url"))
+                .map(|category| (zone.name.as_str(), category.name.as_str()))
+        })
+}
+
+/// Returns the indexes in `categories` of the categories `zone` serves: those it names,
+/// all without a list, and for a combined zone those of the zones it includes.
+fn served_categories(zone: &ZoneSpec, zones: &[ZoneSpec], categories: &[Category]) -> Vec<usize> {
     let specs: Vec<&ZoneSpec> = if zone.includes.is_empty() {
         vec![zone]
     } else {
@@ -71,9 +91,9 @@ fn served_categories(zone: &ZoneSpec, zones: &[ZoneSpec], register: &Register) -
             .filter(|other| zone.includes.contains(&other.name))
             .collect()
     };
-    (0..register.categories.len())
+    (0..categories.len())
         .filter(|&index| {
-            let name = &register.categories[index].name;
+            let name = &categories[index].name;
             specs.iter().any(|spec| {
                 spec.categories
                     .as_ref()

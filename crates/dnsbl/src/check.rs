@@ -115,6 +115,7 @@ async fn check_stored(
     // category code changed in register.toml that a zone of style multi rejects thus
     // passes here. serve rejects it at the next start or SIGHUP and stores nothing.
     let snapshot = store.load_snapshot(&zones.zones).await?;
+    crate::serve::check_lookup_urls(&zones.zones, &snapshot)?;
     println!("{}: database read, PRAGMA quick_check passed", db.display());
     Ok(snapshot)
 }

@@ -214,6 +214,7 @@ async fn apply_zones(
     // The register (tens of MB for a large one) is dropped here; only the zones stay.
     drop(dir);
     let (snapshot, source) = update.load_snapshot(&zones).await?;
+    check_lookup_urls(&zones, &snapshot)?;
     update.commit().await?;
 
     if let Some((changes, serial)) = synced {
@@ -231,6 +232,21 @@ async fn apply_zones(
         Listings::Kept => {}
     }
     Ok((zones, snapshot, source))
+}
+
+/// Fails when a zone without `lookup_url` serves a category whose TXT uses it, which
+/// would render as empty text. zones.toml and register.toml are checked for this when they
+/// are read. This check also covers the categories of the admin API, for example after
+/// `lookup_url` was removed from a zone.
+pub(crate) fn check_lookup_urls(zones: &[ZoneSpec], snapshot: &Snapshot) -> anyhow::Result<()> {
+    match dnsbl_config::lookup_url_missing(zones, &snapshot.categories) {
+        Some((zone, category)) => anyhow::bail!(
+            "zone {zone:?} serves category {category:?}, whose txt uses {{lookup_url}}, but \
+             the zone sets no lookup_url in zones.toml; set lookup_url for the zone or change \
+             the category's txt"
+        ),
+        None => Ok(()),
+    }
 }
 
 /// The change that [`apply_zones`] made to the listed ranges.
