@@ -158,3 +158,53 @@ fn allow_entry_exempts_in_dns() {
         ]
     );
 }
+
+/// An entry of the admin API for a zone that zones.toml no longer defines exempts nothing:
+/// a reload warns about it by id, and `dnsbl check` prints it.
+#[test]
+fn entry_of_renamed_zone_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = crate::bad_input::copy_zones(dir.path());
+    let db = dir.path().join("dnsbl.sqlite");
+    let token = create_token(&db, "ops", "admin");
+    let token = Some(token.as_str());
+    let server = crate::support::Server::start(&zones, &db);
+    let line = server.wait_for_log("admin API listening", std::time::Duration::from_secs(10));
+    let admin = crate::support::field(&line, "address")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = r#"{"target":"203.0.113.9","reason":"customer relay","zone":"bl.example"}"#;
+    let created = request(admin, "POST", "/v1/allow", token, Some(body));
+    assert_eq!(created.status, 201, "body: {}", created.body);
+    let id = created.json()["id"].as_i64().unwrap();
+
+    let zones_toml = zones.join("zones.toml");
+    let text = std::fs::read_to_string(&zones_toml).unwrap();
+    let renamed = text.replace("\"bl.example\"", "\"rbl.example\"");
+    assert_ne!(renamed, text);
+    std::fs::write(&zones_toml, renamed).unwrap();
+    server.hangup();
+    let line = server.wait_for_log(
+        "allow-list entry names a zone that zones.toml does not define",
+        std::time::Duration::from_secs(10),
+    );
+    assert!(line.contains(&format!("id={id}")), "{line}");
+    assert!(line.contains("zone=\"bl.example\""), "{line}");
+
+    let output = crate::support::binary()
+        .arg("check")
+        .arg("--zones")
+        .arg(&zones)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "check failed: {output:?}");
+    let warning = format!(
+        "warning: allow-list entry {id} (203.0.113.9/32) names zone \"bl.example\", which \
+         zones.toml does not define, so it exempts nothing"
+    );
+    assert!(stdout.lines().any(|line| line == warning), "{stdout}");
+}

@@ -186,13 +186,15 @@ fn removed_lookup_url_rejected() {
     for zone in ["bl.example", "dbl.example"] {
         with_url = with_url.replacen(
             &format!("name = \"{zone}\"\n"),
-            &format!(
-                "name = \"{zone}\"\nlookup_url = \"https://lookup.test/{{query}}\"\n"
-            ),
+            &format!("name = \"{zone}\"\nlookup_url = \"https://lookup.test/{{query}}\"\n"),
             1,
         );
     }
-    assert_eq!(with_url.matches("https://lookup.test/").count(), 2, "{with_url}");
+    assert_eq!(
+        with_url.matches("https://lookup.test/").count(),
+        2,
+        "{with_url}"
+    );
     std::fs::write(&zones_toml, &with_url).unwrap();
 
     let db = dir.path().join("dnsbl.sqlite");

@@ -125,6 +125,32 @@ impl Store {
         })
     }
 
+    /// Returns the allow-list entries that name a zone other than `zones` (apexes in
+    /// lowercase), by id: entries of the admin API for a zone since renamed or removed
+    /// from zones.toml, which exempt nothing.
+    pub async fn allow_entries_outside(
+        &self,
+        zones: &[&str],
+    ) -> Result<Vec<AllowRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, value, kind, reason, zone, source FROM allow_entries WHERE zone IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut outside = Vec::new();
+        for row in &rows {
+            let record = read_record(row)?;
+            if record
+                .zone
+                .as_deref()
+                .is_some_and(|zone| !zones.contains(&zone))
+            {
+                outside.push(record);
+            }
+        }
+        Ok(outside)
+    }
+
     /// Deletes an API-sourced allow-list entry and returns it.
     pub async fn delete_allow_entry(
         &self,

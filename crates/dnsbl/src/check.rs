@@ -116,6 +116,15 @@ async fn check_stored(
     // passes here. serve rejects it at the next start or SIGHUP and stores nothing.
     let snapshot = store.load_snapshot(&zones.zones).await?;
     crate::serve::check_lookup_urls(&zones.zones, &snapshot)?;
+    for entry in crate::serve::orphaned_allow_entries(store, &zones.zones).await? {
+        println!(
+            "warning: allow-list entry {} ({}) names zone {:?}, which zones.toml does not \
+             define, so it exempts nothing",
+            entry.id,
+            entry.value,
+            entry.zone.as_deref().unwrap_or_default()
+        );
+    }
     println!("{}: database read, PRAGMA quick_check passed", db.display());
     Ok(snapshot)
 }

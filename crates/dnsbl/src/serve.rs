@@ -223,6 +223,7 @@ async fn apply_zones(
     if let Some(serial) = zone_serial {
         info!(serial, "zone settings changed");
     }
+    warn_orphaned_allow_entries(store, &zones).await;
     match listings {
         Listings::Ingested(summary) => {
             dnsbl_ingest::log_ingest_finished(&summary);
@@ -247,6 +248,39 @@ pub(crate) fn check_lookup_urls(zones: &[ZoneSpec], snapshot: &Snapshot) -> anyh
         ),
         None => Ok(()),
     }
+}
+
+/// Logs a warning for each allow-list entry of the admin API that names a zone zones.toml
+/// no longer defines (a zone renamed or removed), since such an entry exempts nothing.
+/// register.toml entries cannot: the file check rejects them.
+async fn warn_orphaned_allow_entries(store: &Store, zones: &[ZoneSpec]) {
+    match orphaned_allow_entries(store, zones).await {
+        Ok(entries) => {
+            for entry in entries {
+                warn!(
+                    id = entry.id,
+                    value = %entry.value,
+                    zone = entry.zone.as_deref().unwrap_or_default(),
+                    "allow-list entry names a zone that zones.toml does not define, so it \
+                     exempts nothing; delete it and create it again for a served zone"
+                );
+            }
+        }
+        Err(error) => warn!(%error, "cannot read the allow-list entries to check their zones"),
+    }
+}
+
+/// Returns the allow-list entries that name a zone other than those of `zones`.
+pub(crate) async fn orphaned_allow_entries(
+    store: &Store,
+    zones: &[ZoneSpec],
+) -> Result<Vec<dnsbl_store::AllowRecord>, dnsbl_store::StoreError> {
+    let names: Vec<String> = zones
+        .iter()
+        .map(|zone| zone.name.to_ascii_lowercase())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    store.allow_entries_outside(&names).await
 }
 
 /// The change that [`apply_zones`] made to the listed ranges.
