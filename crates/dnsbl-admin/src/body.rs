@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::http_server::{BODY_READ_TIMEOUT, BodyReadTimeout};
 
 /// Largest accepted request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -24,7 +25,8 @@ pub fn too_large_message() -> String {
 
 /// A JSON object body: 400 for malformed JSON, 422 for JSON of the wrong shape (including
 /// an array, which serde would otherwise read as the struct's fields in order), 413 when
-/// larger than [`MAX_BODY_BYTES`]. A 422 names the field path, such as `netblocks[2]`, and
+/// larger than [`MAX_BODY_BYTES`], 408 when not complete within the body read timeout of
+/// [`crate::http_server`]. A 422 names the field path, such as `netblocks[2]`, and
 /// the rejected value when it is a string, number, boolean or null.
 pub struct JsonBody<T>(pub T);
 
@@ -32,8 +34,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
+        let timeout = request
+            .extensions()
+            .get::<BodyReadTimeout>()
+            .map_or(BODY_READ_TIMEOUT, |timeout| timeout.0);
+        let bytes = tokio::time::timeout(timeout, Bytes::from_request(request, state))
             .await
+            .map_err(|_| {
+                // Debug level, because a client can cause this at any rate.
+                tracing::debug!(?timeout, "admin request body timed out");
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!(
+                        "timed out reading the request body: it must arrive within {} s of \
+                         the headers; send the whole body at once",
+                        timeout.as_secs_f64()
+                    ),
+                )
+            })?
             .map_err(|rejection| {
                 let status = rejection.status();
                 if status == StatusCode::PAYLOAD_TOO_LARGE {
