@@ -265,6 +265,19 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Parses the id in a path such as `/v1/allow/{id}`: plain decimal digits without a sign
+/// or a leading zero, so that one id has one spelling. Anything else is a 422
+/// `invalid_id` whose message is `expected`.
+pub fn parse_path_id(id: &str, expected: &str) -> Result<i64, ApiError> {
+    let canonical = id.bytes().all(|byte| byte.is_ascii_digit())
+        && !id.is_empty()
+        && (id == "0" || !id.starts_with('0'));
+    match id.parse::<i64>() {
+        Ok(number) if canonical => Ok(number),
+        _ => Err(ApiError::invalid("invalid_id", "id", id, expected)),
+    }
+}
+
 fn parse_asn(value: &serde_json::Value) -> Option<u32> {
     match value {
         serde_json::Value::Number(number) => u32::try_from(number.as_u64()?).ok(),
@@ -497,6 +510,35 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(body.netblocks, ["192.0.2.0/24"]);
+    }
+
+    #[test]
+    fn path_id_formats() {
+        let cases = [
+            ("10", Some(10)),
+            ("0", Some(0)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("+10", None),
+            ("-10", None),
+            ("010", None),
+            ("00", None),
+            (" 10", None),
+            ("1_0", None),
+            ("", None),
+            ("x", None),
+            ("9223372036854775808", None),
+        ];
+        for (id, expected) in cases {
+            let parsed = parse_path_id(id, "expected an id");
+            assert_eq!(parsed.as_ref().ok(), expected.as_ref(), "id {id:?}");
+            if let Err(error) = parsed {
+                assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY, "id {id:?}");
+                assert_eq!(error.body.code, "invalid_id", "id {id:?}");
+                assert_eq!(error.body.field.as_deref(), Some("id"), "id {id:?}");
+                assert_eq!(error.body.value.as_deref(), Some(id), "id {id:?}");
+                assert_eq!(error.body.message, "expected an id", "id {id:?}");
+            }
+        }
     }
 
     #[test]
