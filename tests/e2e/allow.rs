@@ -1,12 +1,16 @@
 //! `/v1/allow` of the real binary: an allow-list entry written through the API exempts
 //! a listed address in DNS, deleting it lists the address again, both writes are
-//! audited, and invalid writes get their error.
+//! audited, and invalid writes get their error, as does deleting an entry of
+//! register.toml.
+
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 
 use crate::admin::{NETBLOCK, create_token, start, wait_for_dns};
 use crate::http::{Response, request};
-use crate::support::a_values;
+use crate::support::{Server, a_values, field};
 
 fn assert_error(response: &Response, status: u16, code: &str) {
     assert_eq!(response.status, status, "body: {}", response.body);
@@ -163,4 +167,41 @@ fn allow_entry_exempts_in_dns() {
             ("POST", "/v1/providers")
         ]
     );
+}
+
+#[test]
+fn register_entry_delete_names_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zones = crate::bad_input::copy_zones(dir.path());
+    let register = zones.join("register.toml");
+    let mut contents = std::fs::read_to_string(&register).unwrap();
+    contents.push_str("\n[[allow]]\nvalue = \"100.64.0.5/32\"\nreason = \"office\"\n");
+    std::fs::write(&register, contents).unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let admin_token = create_token(&db, "ops", "admin");
+    let token = Some(admin_token.as_str());
+    let server = Server::start(&zones, &db);
+    let line = server.wait_for_log("admin API listening", Duration::from_secs(10));
+    let admin: SocketAddr = field(&line, "address").unwrap().parse().unwrap();
+
+    let listed = request(admin, "GET", "/v1/allow", token, None).json();
+    let items = listed["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "list: {listed}");
+    assert_eq!(items[0]["value"], "100.64.0.5/32");
+    assert_eq!(items[0]["source"], "file");
+    let id = items[0]["id"].as_i64().expect("numeric id");
+
+    let response = request(admin, "DELETE", &format!("/v1/allow/{id}"), token, None);
+    assert_error(&response, 409, "file_sourced");
+    let error = &response.json()["error"];
+    assert_eq!(error["field"], "id", "body: {}", response.body);
+    assert_eq!(error["value"], id.to_string(), "body: {}", response.body);
+    assert_eq!(
+        error["message"],
+        "allow-list entry \"100.64.0.5/32\" comes from register.toml; change it there",
+        "body: {}",
+        response.body
+    );
+    let listed = request(admin, "GET", "/v1/allow", token, None).json();
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
 }

@@ -6,7 +6,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use dnsbl_config::{AllowEntry, AllowTarget};
 use dnsbl_core::{AddrRange, ZoneKind};
-use dnsbl_store::{AllowRecord, Page, TokenInfo};
+use dnsbl_store::{AllowRecord, Page, StoreError, TokenInfo};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -186,7 +186,17 @@ pub async fn delete(
     let record = state
         .store
         .delete_allow_entry(&audit(&caller, &method, &uri), id)
-        .await?;
+        .await
+        .map_err(|error| {
+            // The store names the entry by its target, but the request names it by id.
+            let read_only = matches!(error, StoreError::ReadOnly { .. });
+            let mut api = ApiError::from(error);
+            if read_only {
+                api.body.field = Some("id".into());
+                api.body.value = Some(id.to_string());
+            }
+            api
+        })?;
     state.listings_changed().await?;
     Ok(Json(record))
 }
