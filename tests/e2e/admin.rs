@@ -394,12 +394,10 @@ fn token_create_rejects_bad_names() {
         assert!(!output.status.success(), "name {name:?} was accepted");
         let stderr = String::from_utf8_lossy(&output.stderr);
         let expected = format!(
-            "invalid token name {name:?}: expected 1 to 100 ASCII letters, digits, '.', '-' or '_'"
+            "error: invalid name {name:?}: expected 1 to 100 ASCII letters, digits, '.', '-' \
+             or '_' for a token name\n"
         );
-        assert!(
-            stderr.contains(&expected),
-            "name {name:?}, stderr: {stderr}"
-        );
+        assert_eq!(stderr, expected, "name {name:?}");
         assert!(!db.exists(), "name {name:?} created the database");
     }
 

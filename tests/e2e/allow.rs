@@ -1,12 +1,16 @@
 //! `/v1/allow` of the real binary: an allow-list entry written through the API exempts
 //! a listed address in DNS, deleting it lists the address again, both writes are
-//! audited, and invalid writes get their error.
+//! audited, and invalid writes get their error, as does deleting an entry of
+//! register.toml.
+
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 
 use crate::admin::{NETBLOCK, create_token, start, wait_for_dns};
 use crate::http::{Response, request};
-use crate::support::a_values;
+use crate::support::{Server, a_values, field};
 
 fn assert_error(response: &Response, status: u16, code: &str) {
     assert_eq!(response.status, status, "body: {}", response.body);
@@ -114,6 +118,14 @@ fn allow_entry_exempts_in_dns() {
         assert_eq!(error["message"], message, "body: {}", response.body);
     }
 
+    // Another spelling of the id is rejected and leaves the entry in place.
+    for bad_id in ["x".to_string(), format!("+{id}"), format!("0{id}")] {
+        let response = request(admin, "DELETE", &format!("/v1/allow/{bad_id}"), token, None);
+        assert_error(&response, 422, "invalid_id");
+        assert_eq!(response.json()["error"]["field"], "id");
+        assert_eq!(response.json()["error"]["value"], bad_id.as_str());
+    }
+
     let path = format!("/v1/allow/{id}");
     let deleted = request(admin, "DELETE", &path, token, None);
     assert_eq!(deleted.status, 200, "body: {}", deleted.body);
@@ -121,8 +133,6 @@ fn allow_entry_exempts_in_dns() {
     wait_for_dns(&server, |m| a_values(m) == ["127.0.0.2"]);
     let again = request(admin, "DELETE", &path, token, None);
     assert_error(&again, 404, "not_found");
-    let bad_id = request(admin, "DELETE", "/v1/allow/x", token, None);
-    assert_error(&bad_id, 422, "invalid_id");
 
     let metrics = request(admin, "GET", "/metrics", token, None).body;
     let expansion: f64 = metrics
@@ -207,4 +217,41 @@ fn entry_of_renamed_zone_reported() {
          zones.toml does not define, so it exempts nothing"
     );
     assert!(stdout.lines().any(|line| line == warning), "{stdout}");
+}
+
+#[test]
+fn register_entry_delete_names_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let zones = crate::bad_input::copy_zones(dir.path());
+    let register = zones.join("register.toml");
+    let mut contents = std::fs::read_to_string(&register).unwrap();
+    contents.push_str("\n[[allow]]\nvalue = \"100.64.0.5/32\"\nreason = \"office\"\n");
+    std::fs::write(&register, contents).unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let admin_token = create_token(&db, "ops", "admin");
+    let token = Some(admin_token.as_str());
+    let server = Server::start(&zones, &db);
+    let line = server.wait_for_log("admin API listening", Duration::from_secs(10));
+    let admin: SocketAddr = field(&line, "address").unwrap().parse().unwrap();
+
+    let listed = request(admin, "GET", "/v1/allow", token, None).json();
+    let items = listed["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "list: {listed}");
+    assert_eq!(items[0]["value"], "100.64.0.5/32");
+    assert_eq!(items[0]["source"], "file");
+    let id = items[0]["id"].as_i64().expect("numeric id");
+
+    let response = request(admin, "DELETE", &format!("/v1/allow/{id}"), token, None);
+    assert_error(&response, 409, "file_sourced");
+    let error = &response.json()["error"];
+    assert_eq!(error["field"], "id", "body: {}", response.body);
+    assert_eq!(error["value"], id.to_string(), "body: {}", response.body);
+    assert_eq!(
+        error["message"],
+        "allow-list entry \"100.64.0.5/32\" comes from register.toml; change it there",
+        "body: {}",
+        response.body
+    );
+    let listed = request(admin, "GET", "/v1/allow", token, None).json();
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
 }

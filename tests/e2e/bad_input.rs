@@ -276,11 +276,11 @@ fn cases() -> Vec<Case> {
             runner: Runner::Serve,
             file: "register.toml",
             contents: register_with(
-                "[[category]]\nname = \"rfc5782-test\"\ncode = \"127.0.0.8\"\ntxt = \"t\"",
+                "[[category]]\nname = \"RFC5782-Test\"\ncode = \"127.0.0.8\"\ntxt = \"t\"",
             ),
             expected: &[
-                "category \"rfc5782-test\": the category name \"rfc5782-test\" is reserved \
-                 for the RFC 5782 test entries",
+                "category \"RFC5782-Test\": the category name \"RFC5782-Test\" is reserved, \
+                 in any letter case, for the RFC 5782 test entries",
             ],
         },
         Case {

@@ -140,13 +140,18 @@ fn category_writes_reject_bad_input() {
         "name",
         "a/b",
     );
-    let reserved = post(r#"{"name":"rfc5782-test","code":"127.0.0.8","txt":""}"#);
-    assert_invalid(&reserved, "invalid_name", "name", "rfc5782-test");
-    assert_eq!(
-        reserved.json()["error"]["message"],
-        "the category name \"rfc5782-test\" is reserved for the RFC 5782 test entries; \
-         choose another name"
-    );
+    for name in ["rfc5782-test", "RFC5782-TEST"] {
+        let body = format!(r#"{{"name":"{name}","code":"127.0.0.8","txt":""}}"#);
+        let reserved = post(&body);
+        assert_invalid(&reserved, "invalid_name", "name", name);
+        assert_eq!(
+            reserved.json()["error"]["message"],
+            format!(
+                "the category name {name:?} is reserved, in any letter case, for the RFC 5782 \
+                 test entries; choose another name"
+            )
+        );
+    }
     let brace = post(r#"{"name":"x","code":"127.0.0.9","txt":"{query} } listed"}"#);
     assert_invalid(&brace, "invalid_txt", "txt", "{query} } listed");
     assert_eq!(

@@ -152,7 +152,7 @@ fn check_applies_serve_range_limits() {
     assert!(serve_stderr.contains(expected), "{serve_stderr}");
 
     let narrower = "range limits: routing rows and netblocks up to IPv4 /5, IPv6 /16";
-    let passing: [(&[&str], &[EnvVar], &str); 4] = [
+    let passing: [(&[&str], &[EnvVar], &str); 8] = [
         (&["--max-prefix-v4", "5"], &[], narrower),
         (&[], &[("DNSBL_MAX_PREFIX_V4", "5")], narrower),
         (&["--allow-wide-ranges"], &[], WIDE_RANGE_LIMITS),
@@ -161,6 +161,18 @@ fn check_applies_serve_range_limits() {
             &[("DNSBL_ALLOW_WIDE_RANGES", "true")],
             WIDE_RANGE_LIMITS,
         ),
+        (
+            &[],
+            &[("DNSBL_ALLOW_WIDE_RANGES", "TRUE")],
+            WIDE_RANGE_LIMITS,
+        ),
+        (&[], &[("DNSBL_ALLOW_WIDE_RANGES", "1")], WIDE_RANGE_LIMITS),
+        (
+            &[],
+            &[("DNSBL_ALLOW_WIDE_RANGES", "yes")],
+            WIDE_RANGE_LIMITS,
+        ),
+        (&[], &[("DNSBL_ALLOW_WIDE_RANGES", "On")], WIDE_RANGE_LIMITS),
     ];
     for (args, env, limits) in passing {
         let (ok, stdout, stderr) = check_with(&zones, &db, args, env);
@@ -171,6 +183,24 @@ fn check_applies_serve_range_limits() {
         );
         assert!(stdout.ends_with("ok\n"), "{args:?} {env:?}: {stdout}");
     }
+
+    // A false or empty variable keeps the limit, and a value that is not a boolean is an
+    // error that names it.
+    for value in ["0", "no", "False", "off", ""] {
+        let env: &[EnvVar] = &[("DNSBL_ALLOW_WIDE_RANGES", value)];
+        let (ok, stdout, stderr) = check_with(&zones, &db, &[], env);
+        assert!(!ok, "{value:?}: check passed: {stdout}");
+        assert!(stderr.contains(expected), "{value:?}: {stderr}");
+    }
+    let env: &[EnvVar] = &[("DNSBL_ALLOW_WIDE_RANGES", "maybe")];
+    let (ok, _, stderr) = check_with(&zones, &db, &[], env);
+    assert!(!ok, "\"maybe\" was accepted");
+    assert!(
+        stderr.starts_with(
+            "error: invalid value 'maybe' for '--allow-wide-ranges': value was not a boolean\n"
+        ),
+        "{stderr}"
+    );
 
     // The variable that lets check pass lets serve start and list the netblock.
     let mut command = binary();

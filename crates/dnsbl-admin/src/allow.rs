@@ -6,7 +6,7 @@ use axum::extract::{Extension, Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use dnsbl_config::{AllowEntry, AllowTarget};
 use dnsbl_core::{AddrRange, ZoneKind};
-use dnsbl_store::{AllowRecord, Page, TokenInfo};
+use dnsbl_store::{AllowRecord, Page, StoreError, TokenInfo};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -171,7 +171,7 @@ pub async fn create(
         (status = 403, description = "The token has the read role", body = ErrorResponse),
         (status = 404, description = "No entry with that id", body = ErrorResponse),
         (status = 409, description = "The entry comes from register.toml", body = ErrorResponse),
-        (status = 422, description = "The id is not a number", body = ErrorResponse),
+        (status = 422, description = "The id is not plain decimal digits", body = ErrorResponse),
     )
 )]
 pub async fn delete(
@@ -182,18 +182,21 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Json<AllowRecord>, ApiError> {
     crate::ingest::reject_write_while_ingesting(&state)?;
-    let id = id.parse::<i64>().map_err(|_| {
-        ApiError::invalid(
-            "invalid_id",
-            "id",
-            &id,
-            "expected an entry id from GET /v1/allow",
-        )
-    })?;
+    let id = crate::body::parse_path_id(&id, "expected an entry id from GET /v1/allow")?;
     let record = state
         .store
         .delete_allow_entry(&audit(&caller, &method, &uri), id)
-        .await?;
+        .await
+        .map_err(|error| {
+            // The store names the entry by its target, but the request names it by id.
+            let read_only = matches!(error, StoreError::ReadOnly { .. });
+            let mut api = ApiError::from(error);
+            if read_only {
+                api.body.field = Some("id".into());
+                api.body.value = Some(id.to_string());
+            }
+            api
+        })?;
     state.listings_changed().await?;
     Ok(Json(record))
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::http_server::{BODY_READ_TIMEOUT, BodyReadTimeout};
 
 /// Largest accepted request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -24,7 +25,8 @@ pub fn too_large_message() -> String {
 
 /// A JSON object body: 400 for malformed JSON, 422 for JSON of the wrong shape (including
 /// an array, which serde would otherwise read as the struct's fields in order), 413 when
-/// larger than [`MAX_BODY_BYTES`]. A 422 names the field path, such as `netblocks[2]`, and
+/// larger than [`MAX_BODY_BYTES`], 408 when not complete within the body read timeout of
+/// [`crate::http_server`]. A 422 names the field path, such as `netblocks[2]`, and
 /// the rejected value when it is a string, number, boolean or null.
 pub struct JsonBody<T>(pub T);
 
@@ -32,8 +34,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
+        let timeout = request
+            .extensions()
+            .get::<BodyReadTimeout>()
+            .map_or(BODY_READ_TIMEOUT, |timeout| timeout.0);
+        let bytes = tokio::time::timeout(timeout, Bytes::from_request(request, state))
             .await
+            .map_err(|_| {
+                // Debug level, because a client can cause this at any rate.
+                tracing::debug!(?timeout, "admin request body timed out");
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!(
+                        "timed out reading the request body: it must arrive within {} s of \
+                         the headers; send the whole body at once",
+                        timeout.as_secs_f64()
+                    ),
+                )
+            })?
             .map_err(|rejection| {
                 let status = rejection.status();
                 if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -243,6 +262,19 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
                  '_' (names from zones/register.toml may differ and are edited in that file)"
             ),
         ))
+    }
+}
+
+/// Parses the id in a path such as `/v1/allow/{id}`: plain decimal digits without a sign
+/// or a leading zero, so that one id has one spelling. Anything else is a 422
+/// `invalid_id` whose message is `expected`.
+pub fn parse_path_id(id: &str, expected: &str) -> Result<i64, ApiError> {
+    let canonical = id.bytes().all(|byte| byte.is_ascii_digit())
+        && !id.is_empty()
+        && (id == "0" || !id.starts_with('0'));
+    match id.parse::<i64>() {
+        Ok(number) if canonical => Ok(number),
+        _ => Err(ApiError::invalid("invalid_id", "id", id, expected)),
     }
 }
 
@@ -478,6 +510,35 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(body.netblocks, ["192.0.2.0/24"]);
+    }
+
+    #[test]
+    fn path_id_formats() {
+        let cases = [
+            ("10", Some(10)),
+            ("0", Some(0)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("+10", None),
+            ("-10", None),
+            ("010", None),
+            ("00", None),
+            (" 10", None),
+            ("1_0", None),
+            ("", None),
+            ("x", None),
+            ("9223372036854775808", None),
+        ];
+        for (id, expected) in cases {
+            let parsed = parse_path_id(id, "expected an id");
+            assert_eq!(parsed.as_ref().ok(), expected.as_ref(), "id {id:?}");
+            if let Err(error) = parsed {
+                assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY, "id {id:?}");
+                assert_eq!(error.body.code, "invalid_id", "id {id:?}");
+                assert_eq!(error.body.field.as_deref(), Some("id"), "id {id:?}");
+                assert_eq!(error.body.value.as_deref(), Some(id), "id {id:?}");
+                assert_eq!(error.body.message, "expected an id", "id {id:?}");
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -16,6 +16,15 @@ use tokio::sync::Semaphore;
 /// start or from the end of the previous response, before its connection is closed.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Time a handler waits for the whole body of a request, counted from when it starts
+/// reading it. A body not complete by then gets a 408 and its connection is closed.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The body read timeout of the connection loop, stored in each request's extensions for
+/// [`crate::body::JsonBody`], which uses [`BODY_READ_TIMEOUT`] when it is missing.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyReadTimeout(pub Duration);
+
 /// Connections served at once. Further clients wait in the kernel's listen backlog until
 /// a connection closes.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -24,12 +33,14 @@ pub const MAX_CONNECTIONS: usize = 256;
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
     pub max_connections: usize,
 }
 
 impl ConnectionLimits {
     pub const DEFAULT: ConnectionLimits = ConnectionLimits {
         header_read_timeout: HEADER_READ_TIMEOUT,
+        body_read_timeout: BODY_READ_TIMEOUT,
         max_connections: MAX_CONNECTIONS,
     };
 }
@@ -38,6 +49,7 @@ impl ConnectionLimits {
 /// logged and retried.
 pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let app = app.layer(Extension(BodyReadTimeout(limits.body_read_timeout)));
     loop {
         let permit = permits
             .clone()
@@ -87,7 +99,9 @@ mod tests {
     use std::net::SocketAddr;
     use std::time::Instant;
 
-    use axum::routing::get;
+    use axum::routing::{get, post};
+
+    use crate::body::JsonBody;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
@@ -100,9 +114,13 @@ mod tests {
     async fn start(max_connections: usize) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = Router::new().route("/", get(|| async { "ok" }));
+        let app = Router::new().route("/", get(|| async { "ok" })).route(
+            "/echo",
+            post(|JsonBody(value): JsonBody<serde_json::Value>| async move { value.to_string() }),
+        );
         let limits = ConnectionLimits {
             header_read_timeout: TIMEOUT,
+            body_read_timeout: TIMEOUT,
             max_connections,
         };
         tokio::spawn(serve(listener, app, limits));
@@ -152,6 +170,38 @@ mod tests {
             .unwrap();
         assert!(started.elapsed() >= TIMEOUT - Duration::from_millis(60));
         assert!(String::from_utf8(rest).unwrap().ends_with("\r\n\r\nok"));
+    }
+
+    #[tokio::test]
+    async fn stalled_body_times_out() {
+        let addr = start(1).await;
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let stalled = b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+            Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{";
+        let started = Instant::now();
+        let response = exchange(&mut stream, stalled).await;
+        assert!(started.elapsed() >= TIMEOUT, "{:?}", started.elapsed());
+        assert!(
+            response.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{response}"
+        );
+        let body = response.split_once("\r\n\r\n").unwrap().1;
+        assert_eq!(
+            body,
+            concat!(
+                r#"{"error":{"code":"body_timeout","message":"timed out reading the request "#,
+                r#"body: it must arrive within 0.3 s of the headers; send the whole body at "#,
+                r#"once"}}"#
+            )
+        );
+
+        // The only connection slot is free again.
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let complete = b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+            Content-Type: application/json\r\nContent-Length: 8\r\n\r\n{\"a\": 1}";
+        let response = exchange(&mut stream, complete).await;
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert!(response.ends_with("\r\n\r\n{\"a\":1}"), "{response}");
     }
 
     #[tokio::test]

@@ -264,21 +264,14 @@ pub async fn list(
         (status = 200, description = "The run", body = IngestRunView),
         (status = 401, description = "Missing or invalid token", body = ErrorResponse),
         (status = 404, description = "No run with that id", body = ErrorResponse),
-        (status = 422, description = "The id is not a number", body = ErrorResponse),
+        (status = 422, description = "The id is not plain decimal digits", body = ErrorResponse),
     )
 )]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<IngestRunView>, ApiError> {
-    let id = id.parse::<i64>().map_err(|_| {
-        ApiError::invalid(
-            "invalid_id",
-            "id",
-            &id,
-            "expected a run id from GET /v1/ingest-runs",
-        )
-    })?;
+    let id = crate::body::parse_path_id(&id, "expected a run id from GET /v1/ingest-runs")?;
     let running = state.ingests.running();
     let run = state.store.get_run(id).await?;
     Ok(Json(IngestRunView::new(run, running.as_ref())))

@@ -551,7 +551,15 @@ mod tests {
                 "[[category]]\nname = \"rfc5782-test\"\ncode = \"127.0.0.3\"\ntxt = \"t\"\n"
                     .to_string(),
                 "register.toml: category \"rfc5782-test\": the category name \"rfc5782-test\" \
-                 is reserved for the RFC 5782 test entries; choose another name",
+                 is reserved, in any letter case, for the RFC 5782 test entries; choose another \
+                 name",
+            ),
+            (
+                "[[category]]\nname = \"RFC5782-Test\"\ncode = \"127.0.0.3\"\ntxt = \"t\"\n"
+                    .to_string(),
+                "register.toml: category \"RFC5782-Test\": the category name \"RFC5782-Test\" \
+                 is reserved, in any letter case, for the RFC 5782 test entries; choose another \
+                 name",
             ),
             (
                 "[[allow]]\nvalue = \"192.0.2.1\"\nreason = \"\"\n".to_string(),

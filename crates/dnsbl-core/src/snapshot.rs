@@ -540,12 +540,13 @@ pub const TEST_CATEGORY: &str = "rfc5782-test";
 
 /// Rejects the name of the built-in test category, [`TEST_CATEGORY`], for a category of
 /// the register, because zones would mistake one for the other in their lists of served
-/// categories.
+/// categories. Category names are otherwise case-sensitive, but this one is rejected in
+/// any letter case, because a reader would take `RFC5782-TEST` for the test category.
 pub fn check_category_name(name: &str) -> Result<(), String> {
-    if name == TEST_CATEGORY {
+    if name.eq_ignore_ascii_case(TEST_CATEGORY) {
         return Err(format!(
-            "the category name {name:?} is reserved for the RFC 5782 test entries; choose \
-             another name"
+            "the category name {name:?} is reserved, in any letter case, for the RFC 5782 \
+             test entries; choose another name"
         ));
     }
     Ok(())

@@ -106,4 +106,14 @@ mod tests {
         );
         assert!(error.source().is_none());
     }
+
+    #[test]
+    fn token_name_appears_once() {
+        let error = crate::check_token_name("a b").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid name \"a b\": expected 1 to 100 ASCII letters, digits, '.', '-' or '_' \
+             for a token name"
+        );
+    }
 }

@@ -88,9 +88,9 @@ pub fn check_token_name(name: &str) -> Result<(), StoreError> {
         code: "invalid_name",
         field: "name".to_owned(),
         value: name.to_owned(),
-        message: format!(
-            "invalid token name {name:?}: expected 1 to 100 ASCII letters, digits, '.', '-' or '_'"
-        ),
+        // The Display of Rejected already names the value.
+        message: "expected 1 to 100 ASCII letters, digits, '.', '-' or '_' for a token name"
+            .to_owned(),
     })
 }
 

@@ -185,10 +185,32 @@ pub struct WidthArgs {
     pub max_prefix_v6: u8,
 
     /// Accept routing rows and netblocks of any width, even 0.0.0.0/0. Off by default, so
-    /// the limits of --max-prefix-v4 and --max-prefix-v6 apply. The variable takes true
-    /// or false.
-    #[arg(long, env = "DNSBL_ALLOW_WIDE_RANGES")]
+    /// the limits of --max-prefix-v4 and --max-prefix-v6 apply. The variable takes true,
+    /// yes, on, 1, false, no, off or 0 in any letter case; empty is false.
+    #[arg(long, env = "DNSBL_ALLOW_WIDE_RANGES", value_parser = EnvSwitch)]
     pub allow_wide_ranges: bool,
+}
+
+/// The value parser of a switch that a variable can set: clap's `BoolishValueParser`
+/// (true/false, yes/no, on/off, 1/0, y/n, t/f in any letter case), and an empty value as
+/// false, the same as an unset variable, so that `VAR=` in an environment file turns it off.
+#[derive(Clone, Debug)]
+struct EnvSwitch;
+
+impl clap::builder::TypedValueParser for EnvSwitch {
+    type Value = bool;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<bool, clap::Error> {
+        if value.is_empty() {
+            return Ok(false);
+        }
+        clap::builder::BoolishValueParser::new().parse_ref(command, arg, value)
+    }
 }
 
 impl WidthArgs {
