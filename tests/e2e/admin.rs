@@ -27,7 +27,13 @@ pub fn create_token(db: &Path, name: &str, role: &str) -> String {
 }
 
 pub fn start(db: &Path) -> (Server, SocketAddr) {
-    let server = Server::start(&repo_zones(), db);
+    start_in(&repo_zones(), db)
+}
+
+/// Starts the server on the zones directory `zones` and returns it with the address of
+/// its admin API.
+pub fn start_in(zones: &Path, db: &Path) -> (Server, SocketAddr) {
+    let server = Server::start(zones, db);
     let line = server.wait_for_log("admin API listening", Duration::from_secs(10));
     let admin = field(&line, "address")
         .expect("the admin line has an address")

@@ -178,12 +178,7 @@ fn entry_of_renamed_zone_reported() {
     let db = dir.path().join("dnsbl.sqlite");
     let token = create_token(&db, "ops", "admin");
     let token = Some(token.as_str());
-    let server = crate::support::Server::start(&zones, &db);
-    let line = server.wait_for_log("admin API listening", std::time::Duration::from_secs(10));
-    let admin = crate::support::field(&line, "address")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (server, admin) = crate::admin::start_in(&zones, &db);
     let body = r#"{"target":"203.0.113.9","reason":"customer relay","zone":"bl.example"}"#;
     let created = request(admin, "POST", "/v1/allow", token, Some(body));
     assert_eq!(created.status, 201, "body: {}", created.body);
@@ -202,16 +197,8 @@ fn entry_of_renamed_zone_reported() {
     assert!(line.contains(&format!("id={id}")), "{line}");
     assert!(line.contains("zone=\"bl.example\""), "{line}");
 
-    let output = crate::support::binary()
-        .arg("check")
-        .arg("--zones")
-        .arg(&zones)
-        .arg("--db")
-        .arg(&db)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "check failed: {output:?}");
+    let (ok, stdout, stderr) = crate::check::check(&zones, &db);
+    assert!(ok, "check failed: {stdout}{stderr}");
     let warning = format!(
         "warning: allow-list entry {id} (203.0.113.9/32) names zone \"bl.example\", which \
          zones.toml does not define, so it exempts nothing"

@@ -8,7 +8,7 @@ use hickory_proto::rr::RecordType;
 
 use crate::admin::{NETBLOCK, create_token, start, wait_for_dns};
 use crate::http::{Response, request};
-use crate::support::{Server, a_values, field, query_udp, txt_values};
+use crate::support::{a_values, query_udp, txt_values};
 
 const QUERY: &str = "7.100.51.198.bl.example.";
 
@@ -205,9 +205,7 @@ fn removed_lookup_url_rejected() {
     let db = dir.path().join("dnsbl.sqlite");
     let token = create_token(&db, "ops", "admin");
     let token = Some(token.as_str());
-    let server = Server::start(&zones, &db);
-    let line = server.wait_for_log("admin API listening", Duration::from_secs(10));
-    let admin = field(&line, "address").unwrap().parse().unwrap();
+    let (server, admin) = crate::admin::start_in(&zones, &db);
     let category = r#"{"name":"lu","code":"127.0.0.11","txt":"{query} listed, see {lookup_url}"}"#;
     let created = request(admin, "POST", "/v1/categories", token, Some(category));
     assert_eq!(created.status, 201, "body: {}", created.body);
@@ -230,15 +228,7 @@ fn removed_lookup_url_rejected() {
     let txt = txt_values(&query_udp(server.addr, QUERY, RecordType::TXT));
     assert_eq!(txt, listed);
 
-    let output = crate::support::binary()
-        .arg("check")
-        .arg("--zones")
-        .arg(&zones)
-        .arg("--db")
-        .arg(&db)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "check passed: {output:?}");
+    let (ok, stdout, stderr) = crate::check::check(&zones, &db);
+    assert!(!ok, "check passed: {stdout}");
     assert!(stderr.contains(expected), "{stderr}");
 }

@@ -3,7 +3,7 @@
 use crate::support::{binary, repo_zones};
 
 /// Runs `dnsbl check` and returns (success, stdout, stderr).
-fn check(zones: &std::path::Path, db: &std::path::Path) -> (bool, String, String) {
+pub fn check(zones: &std::path::Path, db: &std::path::Path) -> (bool, String, String) {
     check_with(zones, db, &[], &[])
 }
 
@@ -274,12 +274,7 @@ fn check_new_database_rehearsed() {
         )),
         "{stdout}"
     );
-    assert!(
-        stdout
-            .lines()
-            .any(|line| line.starts_with("snapshot: serial ") && line.ends_with(snapshot_line)),
-        "{stdout}"
-    );
+    assert!(has_snapshot_line(&stdout, snapshot_line), "{stdout}");
 
     let narrow = [("DNSBL_MAX_PREFIX_V4", "16")];
     let (ok, stdout, stderr) = check_with(&repo_zones(), &db, &[], &narrow);
@@ -300,11 +295,13 @@ fn check_new_database_rehearsed() {
         )),
         "{stdout}"
     );
-    assert!(
-        stdout
-            .lines()
-            .any(|line| line.starts_with("snapshot: serial ") && line.ends_with(snapshot_line)),
-        "{stdout}"
-    );
+    assert!(has_snapshot_line(&stdout, snapshot_line), "{stdout}");
     assert_eq!(std::fs::metadata(&empty).unwrap().len(), 0);
+}
+
+/// Returns whether `stdout` of check contains its snapshot summary line ending in `suffix`.
+fn has_snapshot_line(stdout: &str, suffix: &str) -> bool {
+    stdout
+        .lines()
+        .any(|line| line.starts_with("snapshot: serial ") && line.ends_with(suffix))
 }

@@ -137,12 +137,7 @@ fn zone_counts_survive_reorder() {
     .unwrap();
     let db = temp.path().join("dnsbl.sqlite");
     let token = create_token(&db, "prometheus", "read");
-    let server = crate::support::Server::start(&zones, &db);
-    let line = server.wait_for_log("admin API listening", std::time::Duration::from_secs(10));
-    let admin = crate::support::field(&line, "address")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (server, admin) = crate::admin::start_in(&zones, &db);
 
     // The RFC 5782 test entries: 127.0.0.2 and the domain "test" are listed.
     let address = query_udp(server.addr, "2.0.0.127.bl.test", RecordType::A);

@@ -4,7 +4,7 @@
 //! The option's length is checked as RFC 7873 §5.2.2 requires. A COOKIE option is
 //! malformed when it is shorter than the 8-byte Client Cookie, longer than 40 bytes, or
 //! between 9 and 15 bytes (too long for a Client Cookie alone, too short for one with a
-//! Server Cookie), and the request then gets FORMERR. The handler sends that FORMERR with
+//! Server Cookie). Such a request gets FORMERR, which the handler sends with
 //! an OPT record, because a responder must include one when the request had one (RFC 6891
 //! §6.1.1), and the OPT record tells the client that the server implements EDNS.
 //!

@@ -102,8 +102,8 @@ impl Store {
 }
 
 /// Builds the snapshot of `zones` inside the caller's write transaction, so that it reads
-/// the transaction's own writes: from the `snapshot_cache` row when it is valid for the
-/// current serial, otherwise from the tables, and then stores them as the row.
+/// the transaction's own writes. It reads the `snapshot_cache` row when that is valid for
+/// the current serial; otherwise it reads the tables and stores what it read as the row.
 pub(crate) async fn load_in_transaction(
     conn: &mut SqliteConnection,
     zones: &[ZoneSpec],

@@ -191,9 +191,9 @@ pub struct WidthArgs {
     pub allow_wide_ranges: bool,
 }
 
-/// The value parser of a switch that a variable can set: clap's `BoolishValueParser`
-/// (true/false, yes/no, on/off, 1/0, y/n, t/f in any letter case), and an empty value as
-/// false, the same as an unset variable, so that `VAR=` in an environment file turns it off.
+/// A value parser for a switch that a variable can set. It takes what clap's
+/// `BoolishValueParser` takes (true/false, yes/no, on/off, 1/0, y/n, t/f in any letter
+/// case). An empty value is false, as an unset variable is, so `VAR=` turns the switch off.
 #[derive(Clone, Debug)]
 struct EnvSwitch;
 

@@ -206,7 +206,7 @@ impl WireAnswerer {
     /// without regard to ASCII case.
     ///
     /// The names are compared in wire form, from the question's label where the apex
-    /// would start to its root label: length octets are below 64, so they never differ by
+    /// would start to its root label. Length octets are below 64, so they never differ by
     /// case alone, and two such byte strings are equal exactly when their labels are.
     fn find_zone(&self, packet: &[u8], query: &Query) -> Option<(usize, &Zone)> {
         let name_end = query.question_end - 4;
