@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use dnsbl_core::answer::{WireAnswerer, WireOutcome, WireScratch};
 use dnsbl_core::{QueryCounters, Snapshot, ZoneSlot};
+use rustix::net::sockopt::{self, Ipv4PathMtuDiscovery, Ipv6PathMtuDiscovery};
 use socket2::{Domain, Protocol, Socket, Type};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::fallback;
 use crate::handler::DnsblHandler;
@@ -64,8 +65,28 @@ const TIMER_SLACK_NS: u64 = 5_000;
 pub(crate) fn bind_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_port(true)?;
+    if let Err(error) = set_dont_fragment(&socket, addr) {
+        warn!(%error, %addr, "setting DF on a UDP socket failed, so responses larger than the MTU may be fragmented");
+    }
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+/// Sets DF on IPv4 responses and turns off IPv6 fragmentation, because fragmented DNS
+/// answers are easy to spoof and often lost (RFC 9715, IP fragmentation avoidance in DNS
+/// over UDP). BIND 9 sets DF on its UDP sockets as well. In the probe mode the kernel sizes
+/// datagrams by the interface MTU and ignores path MTU learned from ICMP, which an
+/// off-path attacker could forge to make responses fail. A response larger than the
+/// interface MTU is sent truncated instead (see [`Batch::send`]). Linux also gives an IPv4
+/// datagram of an unconnected socket that must not be fragmented the IP ID 0
+/// (`ip_select_ident_segs` in include/net/ip.h), which spares hashing an ID per response.
+fn set_dont_fragment(socket: &Socket, addr: SocketAddr) -> io::Result<()> {
+    // The IPv4 option also applies to IPv4 clients of a dual-stack IPv6 socket.
+    sockopt::set_ip_mtu_discover(socket, Ipv4PathMtuDiscovery::PROBE)?;
+    if addr.is_ipv6() {
+        sockopt::set_ipv6_mtu_discover(socket, Ipv6PathMtuDiscovery::PROBE)?;
+    }
+    Ok(())
 }
 
 /// The running UDP threads.
@@ -281,4 +302,28 @@ fn record_wire(
     let rcode = u16::from(response[3] & 0x0f);
     let answers = u16::from_be_bytes([response[6], response[7]]);
     counters.record_in(slot, qtype, rcode, rcode == 0 && answers > 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_socket_sets_dont_fragment() {
+        let socket = bind_socket(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let mode = sockopt::ip_mtu_discover(&socket).unwrap();
+        assert_eq!(mode, Ipv4PathMtuDiscovery::PROBE);
+    }
+
+    #[test]
+    fn ipv6_socket_sets_dont_fragment() {
+        let Ok(socket) = bind_socket("[::1]:0".parse().unwrap()) else {
+            // A machine without IPv6 on loopback cannot bind ::1.
+            return;
+        };
+        let v6_mode = sockopt::ipv6_mtu_discover(&socket).unwrap();
+        assert_eq!(v6_mode, Ipv6PathMtuDiscovery::PROBE);
+        let v4_mode = sockopt::ip_mtu_discover(&socket).unwrap();
+        assert_eq!(v4_mode, Ipv4PathMtuDiscovery::PROBE);
+    }
 }

@@ -11,8 +11,11 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
+use rustix::io::Errno;
 use rustix::net::addr::SocketAddrArg;
 use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrAny, sendmmsg};
+
+use crate::truncation;
 
 /// Datagrams per `recvmmsg` and `sendmmsg` call.
 pub(crate) const BATCH: usize = 64;
@@ -138,9 +141,15 @@ impl Batch {
     }
 
     /// Sends the responses that [`respond_each`](Self::respond_each) marked, in as few
-    /// `sendmmsg` calls as the kernel allows. A message the kernel rejects is skipped
-    /// after `failed` is called with the error and its client.
-    pub(crate) fn send(&self, socket: &UdpSocket, mut failed: impl FnMut(io::Error, SocketAddr)) {
+    /// `sendmmsg` calls as the kernel allows. A response the kernel rejects as too large
+    /// for the interface (`EMSGSIZE`, because the socket sets DF) is sent once more in its
+    /// truncated form. Any other message the kernel rejects is skipped after `failed` is
+    /// called with the error and its client.
+    pub(crate) fn send(
+        &mut self,
+        socket: &UdpSocket,
+        mut failed: impl FnMut(io::Error, SocketAddr),
+    ) {
         let mut slots = [0usize; BATCH];
         let mut queued = 0;
         for slot in 0..self.received {
@@ -161,7 +170,9 @@ impl Batch {
             match result {
                 Ok(0) => break,
                 Ok(sent) => start += sent,
-                Err(rustix::io::Errno::INTR) => {}
+                Err(Errno::INTR) => {}
+                Err(Errno::MSGSIZE)
+                    if truncation::truncate_encoded(&mut self.responses[slots[start]]) => {}
                 Err(error) => {
                     let client = self.clients[slots[start]].expect("a queued slot has a client");
                     failed(io::Error::from(error), client);
@@ -177,7 +188,7 @@ impl Batch {
         &self,
         socket: &UdpSocket,
         slots: &[usize],
-    ) -> Result<usize, rustix::io::Errno> {
+    ) -> Result<usize, Errno> {
         let count = slots.len().min(N);
         let mut controls: [SendAncillaryBuffer<'_, '_, '_>; N] =
             std::array::from_fn(|_| SendAncillaryBuffer::default());
@@ -203,4 +214,65 @@ fn socket_addr(storage: &SockaddrStorage) -> Option<SocketAddr> {
         return Some(SocketAddr::from(*v4));
     }
     storage.as_sockaddr_in6().map(|v6| SocketAddr::from(*v6))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::limits::wire::tests::response;
+
+    /// `response()` with two more answer records of 40,000 bytes of RDATA each: larger than any
+    /// UDP datagram, so the kernel rejects it with `EMSGSIZE`.
+    fn oversized_response() -> Vec<u8> {
+        let mut message = response();
+        let opt = message.split_off(message.len() - 11);
+        for _ in 0..2 {
+            // The owner is a pointer to the question name, with type NULL, class IN and TTL 60.
+            message.extend_from_slice(&[0xc0, 0x0c, 0, 10, 0, 1, 0, 0, 0, 60]);
+            message.extend_from_slice(&40_000u16.to_be_bytes());
+            message.resize(message.len() + 40_000, 0);
+        }
+        message.extend_from_slice(&opt);
+        message[7] = 3;
+        message
+    }
+
+    #[test]
+    fn oversized_response_is_sent_truncated() {
+        let server = crate::fast_udp::bind_socket(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        client
+            .send_to(b"any request", server.local_addr().unwrap())
+            .unwrap();
+
+        let mut batch = Batch::new();
+        assert_eq!(batch.receive(&server).unwrap(), 1);
+        batch.respond_each(|_, _, response| {
+            *response = oversized_response();
+            true
+        });
+        let mut failures = Vec::new();
+        batch.send(&server, |error, client| {
+            failures.push((error.kind(), client))
+        });
+        assert!(failures.is_empty(), "{failures:?}");
+
+        let mut received = [0u8; 2048];
+        let len = client.recv(&mut received).unwrap();
+        let mut expected = response();
+        expected[2] |= 0x02;
+        expected[6..12].copy_from_slice(&[0, 0, 0, 0, 0, 1]);
+        let opt = expected.split_off(expected.len() - 11);
+        expected.truncate(12 + 22 + 4);
+        expected.extend_from_slice(&opt);
+        assert_eq!(&received[..len], expected);
+    }
 }
