@@ -223,7 +223,7 @@ fn refused() -> Answer {
 }
 
 /// The reversed-nibble name of the first `count` nibbles of `address`, without the zone.
-fn nibbles(address: &str, count: usize) -> String {
+pub(in crate::answer) fn nibbles(address: &str, count: usize) -> String {
     let value = u128::from(Ipv6Addr::from_str(address).unwrap());
     let mut labels: Vec<String> = (0..count)
         .map(|i| format!("{:x}", (value >> (124 - 4 * i)) & 0xf))
@@ -491,6 +491,28 @@ fn empty_non_terminals() {
         q("other.com.dbl.example", TA, nxdomain("dbl.example")),
         // Parents of allow-listed domains only do not exist.
         q("gone.invalid.dbl.example", TA, nxdomain("dbl.example")),
+    ]);
+}
+
+/// Names of 1 to 3 single digits, and upper-case nibbles, as prefixes of IPv6 addresses.
+#[test]
+fn short_ipv6_prefixes() {
+    use RecordType::A as TA;
+    let upper = format!("{}.bl.example", nibbles("2001:db8::", 8).to_uppercase());
+    let upper_outside = format!("{}.bl.example", nibbles("2001:db9::", 8).to_uppercase());
+    check(vec![
+        // 2.0.0.0/8 contains no listing, but 2000::/4 contains 2001:db8::/32.
+        q("2.bl.example", TA, nodata("bl.example")),
+        // 2.0.0.0/24 contains no listing, but 2000::/12 does.
+        q("0.0.2.bl.example", TA, nodata("bl.example")),
+        q("3.bl.example", TA, nxdomain("bl.example")),
+        q("1.0.3.bl.example", TA, nxdomain("bl.example")),
+        // 0::/4 contains ::ffff:0:0/96, so every IPv4 listing.
+        q("0.bl.example", TA, nodata("bl.example")),
+        // A hexadecimal letter makes the name an IPv6 prefix only.
+        q("d.bl.example", TA, nxdomain("bl.example")),
+        q(&upper, TA, nodata("bl.example")),
+        q(&upper_outside, TA, nxdomain("bl.example")),
     ]);
 }
 

@@ -165,7 +165,7 @@ impl WireAnswerer {
         if below == 0 || !plain_zone {
             return WireOutcome::Fallback;
         }
-        let labels = (0..below).map(|label| query.label(packet, label));
+        let labels = query.labels(packet, below);
         let decided = match lookup_in(zone, labels) {
             Lookup::Listed {
                 listings,

@@ -89,7 +89,7 @@ impl WireAnswerer {
             return None;
         }
         let below = query.label_count - zone.label_count();
-        let labels = (0..below).map(|label| query.label(packet, label));
+        let labels = query.labels(packet, below);
         Some(match address::full_address(labels)? {
             IpAddr::V4(addr) => Target::V4(&zone.v4, u32::from(addr)),
             IpAddr::V6(addr) => Target::V6(&zone.v6, u128::from(addr)),

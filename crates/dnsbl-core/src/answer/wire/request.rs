@@ -38,7 +38,48 @@ impl Query {
         let len = usize::from(packet[offset]);
         &packet[offset + 1..offset + 1 + len]
     }
+
+    /// Returns the leftmost `count` labels (at most [`Query::label_count`]) of the question
+    /// in `packet`, which must be the packet this query was parsed from.
+    pub fn labels<'p>(&self, packet: &'p [u8], count: usize) -> Labels<'p> {
+        debug_assert!(count <= self.label_count);
+        Labels {
+            rest: &packet[HEADER_LEN..],
+            remaining: count,
+        }
+    }
 }
+
+/// Labels of a question name without their length octets, leftmost first. It walks the
+/// name from one length octet to the next, which takes fewer instructions per label than
+/// looking up each label's offset.
+pub(crate) struct Labels<'p> {
+    /// The name from the next label on.
+    rest: &'p [u8],
+    /// Labels left to return.
+    remaining: usize,
+}
+
+impl<'p> Iterator for Labels<'p> {
+    type Item = &'p [u8];
+
+    fn next(&mut self) -> Option<&'p [u8]> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let (&len, after_len) = self.rest.split_first()?;
+        let (label, rest) = after_len.split_at_checked(usize::from(len))?;
+        self.rest = rest;
+        self.remaining -= 1;
+        Some(label)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl ExactSizeIterator for Labels<'_> {}
 
 fn u16_at(packet: &[u8], offset: usize) -> Option<u16> {
     let bytes = packet.get(offset..offset + 2)?;
@@ -110,4 +151,44 @@ pub(crate) fn parse(packet: &[u8]) -> Option<Query> {
         offset += 11;
     }
     (offset == packet.len()).then_some(query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a query for `name` (labels separated by dots, no trailing dot), type A, class IN.
+    fn packet(name: &str) -> Vec<u8> {
+        let mut packet = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in name.split('.') {
+            packet.push(label.len() as u8);
+            packet.extend_from_slice(label.as_bytes());
+        }
+        packet.extend_from_slice(&[0, 0, 1, 0, 1]);
+        packet
+    }
+
+    fn labels(packet: &[u8], count: usize) -> Vec<&[u8]> {
+        let query = parse(packet).unwrap();
+        let labels = query.labels(packet, count);
+        assert_eq!(labels.len(), count);
+        labels.collect()
+    }
+
+    #[test]
+    fn labels_walk_the_name() {
+        let packet = packet("002.2.0.192.bl.example");
+        let expected: [&[u8]; 6] = [b"002", b"2", b"0", b"192", b"bl", b"example"];
+        assert_eq!(labels(&packet, 4), expected[..4]);
+        assert_eq!(labels(&packet, 6), expected);
+        assert!(labels(&packet, 0).is_empty());
+    }
+
+    #[test]
+    fn labels_of_long_labels() {
+        let long = "a".repeat(MAX_LABEL_LEN);
+        let packet = packet(&format!("{long}.b.{long}"));
+        let expected: [&[u8]; 3] = [long.as_bytes(), b"b", long.as_bytes()];
+        assert_eq!(labels(&packet, 3), expected);
+    }
 }
