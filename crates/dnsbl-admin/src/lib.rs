@@ -54,7 +54,6 @@ pub use error::{ApiError, ErrorBody, ErrorResponse};
 pub use ingest::{IngestSettings, IngestSource, Ingests};
 pub use lookup::{
     AllowMatch, LookupError, LookupMatch, LookupQuery, allow_entries_covering, listings_covering,
-    lookup,
 };
 pub use metrics::{AdminMetrics, record_reload};
 pub use openapi::document as openapi_document;
