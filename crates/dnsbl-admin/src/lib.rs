@@ -52,7 +52,9 @@ use utoipa_axum::routes;
 pub use download::DownloadLimits;
 pub use error::{ApiError, ErrorBody, ErrorResponse};
 pub use ingest::{IngestSettings, IngestSource, Ingests};
-pub use lookup::{LookupError, LookupMatch, lookup};
+pub use lookup::{
+    AllowMatch, LookupError, LookupMatch, LookupQuery, allow_entries_covering, listings_covering,
+};
 pub use metrics::{AdminMetrics, record_reload};
 pub use openapi::document as openapi_document;
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorResponse};
-use crate::lookup::LookupMatch;
+use crate::lookup::{AllowMatch, LookupMatch, LookupQuery};
 use crate::providers::page_bounds;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -17,16 +17,21 @@ pub struct LookupResponse {
     pub serial: u32,
     pub listed: bool,
     pub listings: Vec<LookupMatch>,
+    /// The allow-list entries that exempt the query, read from the store at request time.
+    /// Right after a write they can be ahead of `serial` until the reload swaps in the
+    /// new snapshot.
+    pub allow_entries: Vec<AllowMatch>,
 }
 
-/// Returns every listing that covers an IP address or a domain.
+/// Returns every listing that covers an IP address or a domain, and every allow-list
+/// entry that exempts it.
 #[utoipa::path(
     get,
     path = "/v1/lookup/{query}",
     tag = "reads",
     params(("query" = String, Path, description = "An IPv4 or IPv6 address, or a domain name")),
     responses(
-        (status = 200, description = "The listings covering the query", body = LookupResponse),
+        (status = 200, description = "The listings and allow-list entries covering the query", body = LookupResponse),
         (status = 401, description = "Missing or invalid token", body = ErrorResponse),
         (status = 422, description = "Neither an address nor a domain", body = ErrorResponse),
     )
@@ -35,14 +40,21 @@ pub async fn lookup(
     State(state): State<AppState>,
     Path(query): Path<String>,
 ) -> Result<Json<LookupResponse>, ApiError> {
-    let snapshot = state.snapshot.load();
-    let listings = crate::lookup::lookup(&snapshot, &query)
+    let parsed = LookupQuery::parse(&query)
         .map_err(|error| ApiError::invalid("invalid_lookup", "query", &query, error.1))?;
+    // Read before the snapshot is loaded, so that no snapshot guard is held across the
+    // await. NOTE: this reads every allow-list entry per request, so the cost of a lookup
+    // grows with the allow list.
+    let entries = state.store.list_allow_targets().await?;
+    let snapshot = state.snapshot.load();
+    let listings = crate::lookup::listings_covering(&snapshot, &parsed);
+    let allow_entries = crate::lookup::allow_entries_covering(&snapshot, &parsed, &entries);
     Ok(Json(LookupResponse {
         query,
         serial: snapshot.serial,
         listed: !listings.is_empty(),
         listings,
+        allow_entries,
     }))
 }
 

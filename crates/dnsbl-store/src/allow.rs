@@ -125,6 +125,32 @@ impl Store {
         })
     }
 
+    /// Lists allow-list entries of both sources by id, each with the target that a
+    /// snapshot build exempts: the range decoded from the address columns, or the domain.
+    pub async fn list_allow_targets(&self) -> Result<Vec<(AllowRecord, AllowTarget)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, value, kind, reason, zone, source, family, start_addr, end_addr
+             FROM allow_entries ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let record = read_record(row)?;
+            let target = if record.kind == "range" {
+                AllowTarget::Range(addr::decode_range(
+                    row.try_get("family")?,
+                    row.try_get("start_addr")?,
+                    row.try_get("end_addr")?,
+                )?)
+            } else {
+                AllowTarget::Domain(record.value.clone())
+            };
+            entries.push((record, target));
+        }
+        Ok(entries)
+    }
+
     /// Returns the allow-list entries that name a zone other than `zones` (apexes in
     /// lowercase), by id: entries of the admin API for a zone since renamed or removed
     /// from zones.toml, which exempt nothing.

@@ -186,18 +186,20 @@ pub async fn run_token(command: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the snapshot from the database and prints the listings covering the query.
+/// Builds the snapshot from the database and prints the listings covering the query, then
+/// the allow-list entries that exempt it.
 pub async fn run_lookup(args: LookupArgs) -> anyhow::Result<()> {
+    let query = dnsbl_admin::LookupQuery::parse(&args.query)?;
     let zones = ZonesDir::load(&args.store.zones)?;
     let store = open_existing(&args.store).await?;
     let snapshot = store.load_snapshot(&zones.zones).await?;
-    let matches = dnsbl_admin::lookup(&snapshot, &args.query)?;
+    let entries = store.list_allow_targets().await?;
+    let matches = dnsbl_admin::listings_covering(&snapshot, &query);
     if matches.is_empty() {
         println!(
             "{} is not listed in any zone (serial {}).",
             args.query, snapshot.serial
         );
-        return Ok(());
     }
     for m in matches {
         let operator = m
@@ -211,6 +213,16 @@ pub async fn run_lookup(args: LookupArgs) -> anyhow::Result<()> {
         println!(
             "{} is listed in {} with {} ({}): provider {}{operator} lists {} {}{since}.",
             args.query, m.zone, m.code, m.category, m.provider, m.source_kind, m.source
+        );
+    }
+    for entry in dnsbl_admin::allow_entries_covering(&snapshot, &query, &entries) {
+        let origin = match entry.source.as_str() {
+            "file" => "register.toml",
+            _ => "the admin API",
+        };
+        println!(
+            "{} is exempt in {} by allow-list entry {} ({}, from {origin}): {}",
+            args.query, entry.zone, entry.id, entry.value, entry.reason
         );
     }
     Ok(())
