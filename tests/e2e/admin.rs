@@ -33,7 +33,12 @@ pub fn start(db: &Path) -> (Server, SocketAddr) {
 /// Starts the server on the zones directory `zones` and returns it with the address of
 /// its admin API.
 pub fn start_in(zones: &Path, db: &Path) -> (Server, SocketAddr) {
-    let server = Server::start(zones, db);
+    start_in_with(zones, db, &[])
+}
+
+/// Starts the server as [`start_in`] does, with extra arguments of `dnsbl serve`.
+pub fn start_in_with(zones: &Path, db: &Path, extra: &[&std::ffi::OsStr]) -> (Server, SocketAddr) {
+    let server = Server::start_with(zones, db, extra);
     let line = server.wait_for_log("admin API listening", Duration::from_secs(10));
     let admin = field(&line, "address")
         .expect("the admin line has an address")
@@ -168,7 +173,7 @@ fn mapped_netblock_lists_no_ipv4() {
         assert_eq!(
             error["message"],
             "its ::ffff:0:0/96 part covers the IPv4 range 0.0.0.0/0, wider than the maximum \
-             IPv4 size /6 of the admin API; list narrower netblocks"
+             IPv4 size /6; pass --allow-wide-ranges or a smaller --max-prefix-v4 if it is real"
         );
     }
 
@@ -198,6 +203,32 @@ fn mapped_netblock_lists_no_ipv4() {
         .filter(|name| ["t8", "t9", "mapped"].contains(name))
         .collect();
     assert_eq!(names, ["mapped"]);
+}
+
+/// The API holds netblocks to the range limit `dnsbl serve` was started with, as
+/// register.toml is held to it.
+#[test]
+fn netblock_limit_follows_serve_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("dnsbl.sqlite");
+    let token = create_token(&db, "ops", "admin");
+    let extra = ["--max-prefix-v4", "8"].map(std::ffi::OsStr::new);
+    let (_server, admin) = start_in_with(&repo_zones(), &db, &extra);
+    let token = Some(token.as_str());
+
+    let wide = r#"{"name":"wide","category":"bad-service-provider","netblocks":["10.0.0.0/7"]}"#;
+    let response = request(admin, "POST", "/v1/providers", token, Some(wide));
+    assert_error(&response, 422, "invalid_netblock", Some("netblocks[0]"));
+    assert_eq!(
+        response.json()["error"]["message"],
+        "range is wider than the maximum IPv4 size /8; pass --allow-wide-ranges or a \
+         smaller --max-prefix-v4 if it is real"
+    );
+
+    let narrow =
+        r#"{"name":"narrow","category":"bad-service-provider","netblocks":["10.0.0.0/8"]}"#;
+    let created = request(admin, "POST", "/v1/providers", token, Some(narrow));
+    assert_eq!(created.status, 201, "body: {}", created.body);
 }
 
 #[test]

@@ -168,8 +168,9 @@ pub struct ProviderBody {
 impl ProviderBody {
     /// Checks every field and returns the provider named `name`. The name itself is
     /// checked only on create, because a PUT names a provider that exists, and names from
-    /// zones/register.toml may contain characters that the API does not accept.
-    pub fn validate(self, name: &str) -> Result<NewProvider, ApiError> {
+    /// zones/register.toml may contain characters that the API does not accept. Netblocks
+    /// must pass `limit`, the range limit that `dnsbl serve` applies to register.toml.
+    pub fn validate(self, name: &str, limit: &RangeLimit) -> Result<NewProvider, ApiError> {
         let mut provider = NewProvider {
             name: name.to_owned(),
             category: self.category,
@@ -208,17 +209,12 @@ impl ProviderBody {
                     error.to_string(),
                 )
             })?;
-            // NOTE: the API always applies the default limit, whatever --max-prefix-v4,
-            // --max-prefix-v6 or --allow-wide-ranges `dnsbl serve` was started with.
-            if !RangeLimit::DEFAULT.allows(&range) {
+            if !limit.allows(&range) {
                 return Err(ApiError::invalid(
                     "invalid_netblock",
                     format!("netblocks[{index}]"),
                     netblock,
-                    format!(
-                        "{} of the admin API; list narrower netblocks",
-                        RangeLimit::DEFAULT.reason(&range)
-                    ),
+                    limit.message(&range),
                 ));
             }
             provider.netblocks.push(range);
@@ -377,25 +373,41 @@ mod tests {
     #[test]
     fn wide_netblock_rejected() {
         let body = |netblock: &str| with_netblocks(&["192.0.2.0/24", netblock]);
-        let error = body("0.0.0.0/0").validate("p").unwrap_err();
+        let error = body("0.0.0.0/0")
+            .validate("p", &RangeLimit::DEFAULT)
+            .unwrap_err();
         assert_eq!(error.body.field.as_deref(), Some("netblocks[1]"));
         assert_eq!(error.body.value.as_deref(), Some("0.0.0.0/0"));
         assert_eq!(
             error.body.message,
-            "range is wider than the maximum IPv4 size /6 of the admin API; list narrower \
-             netblocks"
+            "range is wider than the maximum IPv4 size /6; pass --allow-wide-ranges or a \
+             smaller --max-prefix-v4 if it is real"
         );
-        assert!(body("::/0").validate("p").is_err());
-        assert!(body("4.0.0.0/6").validate("p").is_ok());
-        assert!(body("2002::/16").validate("p").is_ok());
-        assert!(body("::ffff:10.0.0.0/104").validate("p").is_ok());
+        assert!(body("::/0").validate("p", &RangeLimit::DEFAULT).is_err());
+        assert!(
+            body("4.0.0.0/6")
+                .validate("p", &RangeLimit::DEFAULT)
+                .is_ok()
+        );
+        assert!(
+            body("2002::/16")
+                .validate("p", &RangeLimit::DEFAULT)
+                .is_ok()
+        );
+        assert!(
+            body("::ffff:10.0.0.0/104")
+                .validate("p", &RangeLimit::DEFAULT)
+                .is_ok()
+        );
     }
 
     #[test]
     fn netblock_with_wide_mapped_part_rejected() {
         let body = |netblock: &str| with_netblocks(&[netblock]);
         for (netblock, mapped) in [("::/16", "0.0.0.0/0"), ("::ffff:0:0/96", "0.0.0.0/0")] {
-            let error = body(netblock).validate("p").unwrap_err();
+            let error = body(netblock)
+                .validate("p", &RangeLimit::DEFAULT)
+                .unwrap_err();
             assert_eq!(
                 error.body.field.as_deref(),
                 Some("netblocks[0]"),
@@ -406,9 +418,38 @@ mod tests {
                 error.body.message,
                 format!(
                     "its ::ffff:0:0/96 part covers the IPv4 range {mapped}, wider than the \
-                     maximum IPv4 size /6 of the admin API; list narrower netblocks"
+                     maximum IPv4 size /6; pass --allow-wide-ranges or a smaller \
+                     --max-prefix-v4 if it is real"
                 )
             );
+        }
+    }
+
+    #[test]
+    fn netblock_width_follows_serve_limit() {
+        let body = |netblock: &str| with_netblocks(&[netblock]);
+        let narrow = RangeLimit {
+            max_v4_prefix: 16,
+            max_v6_prefix: 32,
+        };
+        let error = body("10.0.0.0/15").validate("p", &narrow).unwrap_err();
+        assert_eq!(error.body.value.as_deref(), Some("10.0.0.0/15"));
+        assert_eq!(
+            error.body.message,
+            "range is wider than the maximum IPv4 size /16; pass --allow-wide-ranges or a \
+             smaller --max-prefix-v4 if it is real"
+        );
+        let error = body("2001:db8::/31").validate("p", &narrow).unwrap_err();
+        assert_eq!(
+            error.body.message,
+            "range is wider than the maximum IPv6 size /32; pass --allow-wide-ranges or a \
+             smaller --max-prefix-v6 if it is real"
+        );
+        assert!(body("10.0.0.0/16").validate("p", &narrow).is_ok());
+        assert!(body("2001:db8::/32").validate("p", &narrow).is_ok());
+        for netblock in ["0.0.0.0/0", "::/0", "::ffff:0:0/96"] {
+            let provider = body(netblock).validate("p", &RangeLimit::NONE);
+            assert!(provider.is_ok(), "{netblock} with --allow-wide-ranges");
         }
     }
 

@@ -153,7 +153,7 @@ pub async fn create(
     crate::ingest::reject_write_while_ingesting(&state)?;
     let name = body.name.clone().unwrap_or_default();
     check_name(&name)?;
-    let provider = body.validate(&name)?;
+    let provider = body.validate(&name, &state.ingests.settings.limit)?;
     let record = state
         .store
         .create_provider(&audit(&caller, &method, &uri), &provider)
@@ -188,7 +188,7 @@ pub async fn update(
 ) -> Result<Json<ProviderRecord>, ApiError> {
     crate::ingest::reject_write_while_ingesting(&state)?;
     check_body_name("provider", &name, body.name.as_ref())?;
-    let provider = body.validate(&name)?;
+    let provider = body.validate(&name, &state.ingests.settings.limit)?;
     let record = state
         .store
         .update_provider(&audit(&caller, &method, &uri), &provider)
