@@ -7,8 +7,8 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 
 use crate::support::{
-    Server, a_values, authority_types, dig_available, dig_short, nibble_name, query_tcp, query_udp,
-    repo_zones, txt_values,
+    Server, a_values, authority_types, dig_available, dig_short, exchange_tcp, exchange_udp,
+    nibble_name, query_tcp, query_udp, repo_zones, txt_values,
 };
 
 const SOFTLAYER_TXT: &str = "is listed: SoftLayer Technologies Inc. (AS36351) is a hosting provider that sends spam to its customers";
@@ -245,4 +245,23 @@ fn zone_settings_change_raises_serial() {
     );
     let listed = query_udp(server.addr, "7.100.10.5.bl.example", RecordType::A);
     assert_eq!(listed.answers[0].ttl, 1000, "new TTL served");
+}
+
+/// A compression pointer in the question can only aim into the header, because nothing
+/// else precedes it. The response is FORMERR without the question, so that no copied
+/// pointer aims into the response's header.
+#[test]
+fn question_pointer_gets_formerr() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&repo_zones(), &dir.path().join("dnsbl.sqlite"));
+    // ID 0x5151 with RD and one question: the label "a", a pointer to offset 2, A and IN.
+    let request = [
+        0x51, 0x51, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0xc0, 0x02, 0, 1, 0, 1,
+    ];
+    // QR, RD and FORMERR, with every count 0.
+    let expected = [0x51, 0x51, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0];
+    let udp = exchange_udp(server.addr, &request).expect("a UDP response");
+    assert_eq!(udp, expected, "UDP");
+    let tcp = exchange_tcp(server.addr, &request);
+    assert_eq!(tcp, expected, "TCP");
 }

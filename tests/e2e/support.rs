@@ -172,32 +172,42 @@ pub fn query_message(name: &str, rtype: RecordType) -> Message {
 
 /// Sends one query over UDP and returns the decoded response.
 pub fn query_udp(addr: SocketAddr, name: &str, rtype: RecordType) -> Message {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a loopback UDP socket");
-    socket.set_read_timeout(Some(QUERY_TIMEOUT)).unwrap();
     let request = query_message(name, rtype);
-    socket.send_to(&request.to_vec().unwrap(), addr).unwrap();
-    let mut buffer = [0u8; 4096];
-    let (len, _) = socket
-        .recv_from(&mut buffer)
+    let bytes = exchange_udp(addr, &request.to_vec().unwrap())
         .unwrap_or_else(|e| panic!("no UDP response for {name} {rtype}: {e}"));
-    let response = Message::from_vec(&buffer[..len]).expect("the response decodes");
+    let response = Message::from_vec(&bytes).expect("the response decodes");
     assert_eq!(response.metadata.id, request.metadata.id, "response id");
     response
 }
 
 /// Sends one query over TCP (RFC 1035 §4.2.2 length prefix) and returns the response.
 pub fn query_tcp(addr: SocketAddr, name: &str, rtype: RecordType) -> Message {
+    let request = query_message(name, rtype).to_vec().unwrap();
+    Message::from_vec(&exchange_tcp(addr, &request)).expect("the response decodes")
+}
+
+/// Sends `request` in one UDP datagram and returns the bytes of the response datagram.
+pub fn exchange_udp(addr: SocketAddr, request: &[u8]) -> std::io::Result<Vec<u8>> {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind a loopback UDP socket");
+    socket.set_read_timeout(Some(QUERY_TIMEOUT)).unwrap();
+    socket.send_to(request, addr).unwrap();
+    let mut buffer = [0u8; 4096];
+    let (len, _) = socket.recv_from(&mut buffer)?;
+    Ok(buffer[..len].to_vec())
+}
+
+/// Sends `request` over TCP with its length prefix and returns the bytes of the response.
+pub fn exchange_tcp(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect_timeout(&addr, QUERY_TIMEOUT).expect("TCP connects");
     stream.set_read_timeout(Some(QUERY_TIMEOUT)).unwrap();
-    let request = query_message(name, rtype).to_vec().unwrap();
     let mut framed = (request.len() as u16).to_be_bytes().to_vec();
-    framed.extend_from_slice(&request);
+    framed.extend_from_slice(request);
     stream.write_all(&framed).unwrap();
     let mut length = [0u8; 2];
     stream.read_exact(&mut length).unwrap();
     let mut body = vec![0u8; u16::from_be_bytes(length) as usize];
     stream.read_exact(&mut body).unwrap();
-    Message::from_vec(&body).expect("the response decodes")
+    body
 }
 
 /// A values in the answer section, in order.

@@ -55,6 +55,8 @@ const COALESCE_TARGET: usize = crate::udp_batch::BATCH * 3 / 4;
 const COALESCE_ROUNDS: usize = 3;
 /// The maximum gap between two receives of steady load.
 const STEADY_GAP: Duration = Duration::from_millis(1);
+/// How often a UDP thread at most reports truncated and failed sends.
+const SEND_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 /// Timer slack of a UDP thread in nanoseconds (`PR_SET_TIMERSLACK`), so that the
 /// coalescing wait ends close to [`COALESCE_WAIT`].
 const TIMER_SLACK_NS: u64 = 5_000;
@@ -168,6 +170,7 @@ fn serve(
     };
     responder.count_zones();
     let mut batch = Batch::new();
+    let mut problems = SendProblems::default();
     // When the last receive of several datagrams returned.
     let mut previous: Option<Instant> = None;
     // The default slack of 50 µs would double the coalescing wait.
@@ -213,9 +216,58 @@ fn serve(
         }
         batch
             .respond_each(|request, client, response| responder.respond(request, client, response));
-        batch.send(socket, |error, client| {
-            debug!(%error, %client, "UDP send failed");
-        });
+        let truncated = batch.send(socket, |error, client| problems.failed(error, client));
+        problems.truncated += truncated as u64;
+        problems.report_if_due();
+    }
+}
+
+/// Responses of one UDP thread that were truncated or not sent, reported at warn level at
+/// most every [`SEND_REPORT_INTERVAL`] so that a flood of them does not flood the log.
+#[derive(Default)]
+struct SendProblems {
+    /// Responses sent truncated because the interface MTU was too small for them.
+    truncated: u64,
+    /// Responses the kernel rejected, and the last error with its client.
+    failed: u64,
+    last_failure: Option<(io::Error, SocketAddr)>,
+    last_report: Option<Instant>,
+}
+
+impl SendProblems {
+    fn failed(&mut self, error: io::Error, client: SocketAddr) {
+        self.failed += 1;
+        self.last_failure = Some((error, client));
+    }
+
+    fn report_if_due(&mut self) {
+        if self.truncated == 0 && self.failed == 0 {
+            return;
+        }
+        if self
+            .last_report
+            .is_some_and(|at| at.elapsed() < SEND_REPORT_INTERVAL)
+        {
+            return;
+        }
+        if self.truncated > 0 {
+            warn!(
+                responses = self.truncated,
+                "UDP responses larger than the interface MTU were sent truncated, so their \
+                 clients retry over TCP; the query log and counters show them as answered"
+            );
+        }
+        if let Some((error, client)) = self.last_failure.take() {
+            warn!(
+                responses = self.failed,
+                %error,
+                last_client = %client,
+                "UDP responses could not be sent"
+            );
+        }
+        self.truncated = 0;
+        self.failed = 0;
+        self.last_report = Some(Instant::now());
     }
 }
 

@@ -10,8 +10,9 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{
     Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, Query, ResponseCode,
 };
+use hickory_server::proto::serialize::binary::BinDecoder;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
+use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 use tracing::warn;
 
 use crate::cookie;
@@ -112,10 +113,28 @@ fn request_error(request: &Request) -> Option<ResponseCode> {
     if request.metadata.op_code != OpCode::Query {
         return Some(ResponseCode::NotImp);
     }
-    if request.queries.len() != 1 {
+    if request.queries.len() != 1 || question_has_pointer(&request.queries) {
         return Some(ResponseCode::FormErr);
     }
     None
+}
+
+/// Returns whether the name of the first question contains a compression pointer. Only the
+/// header precedes that name, and a header holds no name for a pointer to aim at (RFC 1035
+/// §4.1.4). hickory-server copies the question bytes into the response, where the pointer
+/// would aim into the response's header, so such a request gets FORMERR without its
+/// question.
+fn question_has_pointer(queries: &Queries) -> bool {
+    let bytes = queries.as_bytes();
+    let mut offset = 0;
+    while let Some(&len) = bytes.get(offset) {
+        match len {
+            0 => return false,
+            0xc0..=0xff => return true,
+            _ => offset += 1 + usize::from(len),
+        }
+    }
+    false
 }
 
 #[async_trait::async_trait]
@@ -126,7 +145,14 @@ impl RequestHandler for DnsblHandler {
         response_handle: R,
     ) -> ResponseInfo {
         let edns = request.edns.as_ref().map(response_edns);
-        let mut builder = MessageResponseBuilder::new(&request.queries, None);
+        let no_queries;
+        let echoed = if question_has_pointer(&request.queries) {
+            no_queries = Queries::read(&mut BinDecoder::new(&[]), 0).expect("no queries to read");
+            &no_queries
+        } else {
+            &request.queries
+        };
+        let mut builder = MessageResponseBuilder::new(echoed, None);
         if let Some(edns) = &edns {
             builder.edns(edns);
         }

@@ -144,12 +144,12 @@ impl Batch {
     /// `sendmmsg` calls as the kernel allows. A response the kernel rejects as too large
     /// for the interface (`EMSGSIZE`, because the socket sets DF) is sent once more in its
     /// truncated form. Any other message the kernel rejects is skipped after `failed` is
-    /// called with the error and its client.
+    /// called with the error and its client. Returns how many responses were truncated.
     pub(crate) fn send(
         &mut self,
         socket: &UdpSocket,
         mut failed: impl FnMut(io::Error, SocketAddr),
-    ) {
+    ) -> usize {
         let mut slots = [0usize; BATCH];
         let mut queued = 0;
         for slot in 0..self.received {
@@ -158,6 +158,7 @@ impl Batch {
                 queued += 1;
             }
         }
+        let mut truncated = 0;
         let mut start = 0;
         while start < queued {
             let pending = &slots[start..queued];
@@ -172,7 +173,10 @@ impl Batch {
                 Ok(sent) => start += sent,
                 Err(Errno::INTR) => {}
                 Err(Errno::MSGSIZE)
-                    if truncation::truncate_encoded(&mut self.responses[slots[start]]) => {}
+                    if truncation::truncate_encoded(&mut self.responses[slots[start]]) =>
+                {
+                    truncated += 1;
+                }
                 Err(error) => {
                     let client = self.clients[slots[start]].expect("a queued slot has a client");
                     failed(io::Error::from(error), client);
@@ -180,6 +184,7 @@ impl Batch {
                 }
             }
         }
+        truncated
     }
 
     /// Sends the responses of `slots` (at most `N`) with one `sendmmsg`. Returns how many
