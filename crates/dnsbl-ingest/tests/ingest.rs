@@ -141,21 +141,32 @@ async fn bundled_slice_lists_softlayer() {
     );
 }
 
+/// Returns the status and the error of the last run in `ingest_runs`.
+async fn last_run(store: &Store) -> (String, String) {
+    sqlx::query_as("SELECT status, error FROM ingest_runs ORDER BY id DESC LIMIT 1")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+/// Opens a store in `dir` with a register of provider P (AS64496) and one routing row of
+/// that ASN (192.0.2.0/24) ingested.
+async fn ingested_one_provider(dir: &Path) -> Store {
+    let zones = write_zones(
+        dir,
+        &format!("{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"bad\"\nasns = [64496]\n"),
+    );
+    let store = Store::open(&dir.join("dnsbl.db")).await.unwrap();
+    store.sync_register(&zones.register).await.unwrap();
+    let good = write_csv(dir, "good.csv", "192.0.2.0,192.0.2.255,64496,Example\n");
+    ingest(&store, std::slice::from_ref(&good)).await.unwrap();
+    store
+}
+
 #[tokio::test]
 async fn bad_second_file_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let zones = write_zones(
-        dir.path(),
-        &format!("{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"bad\"\nasns = [64496]\n"),
-    );
-    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
-    store.sync_register(&zones.register).await.unwrap();
-    let good = write_csv(
-        dir.path(),
-        "good.csv",
-        "192.0.2.0,192.0.2.255,64496,Example\n",
-    );
-    ingest(&store, std::slice::from_ref(&good)).await.unwrap();
+    let store = ingested_one_provider(dir.path()).await;
     let before = stored_state(&store).await;
     assert_eq!(before.1.len(), 1);
     assert_eq!(before.2.len(), 1);
@@ -181,11 +192,7 @@ async fn bad_second_file_changes_nothing() {
     );
     assert_eq!(stored_state(&store).await, before);
 
-    let (status, message): (String, String) =
-        sqlx::query_as("SELECT status, error FROM ingest_runs ORDER BY id DESC LIMIT 1")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
+    let (status, message) = last_run(&store).await;
     assert_eq!(status, "failed");
     assert_eq!(message, error.to_string());
 }
@@ -376,18 +383,7 @@ async fn register_write_marks_listings_stale() {
 #[tokio::test]
 async fn rejected_before_commit_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let zones = write_zones(
-        dir.path(),
-        &format!("{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"bad\"\nasns = [64496]\n"),
-    );
-    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
-    store.sync_register(&zones.register).await.unwrap();
-    let good = write_csv(
-        dir.path(),
-        "good.csv",
-        "192.0.2.0,192.0.2.255,64496,Example\n",
-    );
-    ingest(&store, std::slice::from_ref(&good)).await.unwrap();
+    let store = ingested_one_provider(dir.path()).await;
     let before = stored_state(&store).await;
 
     let changed = write_zones(
@@ -432,11 +428,7 @@ async fn rejected_before_commit_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(providers, 1);
-    let (status, message): (String, String) =
-        sqlx::query_as("SELECT status, error FROM ingest_runs ORDER BY id DESC LIMIT 1")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
+    let (status, message) = last_run(&store).await;
     assert_eq!(status, "failed");
     assert_eq!(message, rejected);
 }

@@ -1,15 +1,15 @@
 //! `dnsbl check`: validate the zones directory and the database without serving.
 //!
 //! An existing database is opened read-only and `PRAGMA quick_check` reads all its pages.
-//! When `dnsbl serve` would only build the snapshot on its next start (the files and range
+//! On its next start `dnsbl serve` may only build the snapshot: when the files and range
 //! limits are those of its last register sync, routing data is stored and the listed
-//! ranges are up to date), check builds it from the database and the zones directory.
-//! Otherwise it rehearses that start on a copy of the database in a temporary directory:
-//! migrations, register sync, ingest of the bundled data or expansion, and the snapshot
-//! build, as serve runs them. Without a database the first start is rehearsed in a new
-//! temporary database. Provider netblocks and bundled routing rows are checked against the
-//! same range limits as `dnsbl serve` takes. The summary goes to stdout; any problem is an
-//! error and a non-zero exit.
+//! ranges are up to date. Then check builds the snapshot from the database and the zones
+//! directory. Otherwise it rehearses that start on a copy of the database in a temporary
+//! directory: migrations, register sync, ingest of the bundled data or expansion, and the
+//! snapshot build, as serve runs them. Without a database the first start is rehearsed
+//! in a new temporary database. Provider netblocks and bundled routing rows are checked
+//! against the same range limits as `dnsbl serve` takes. The summary goes to stdout; any
+//! problem is an error and a non-zero exit.
 
 use std::path::Path;
 
@@ -68,10 +68,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
                 .context("failed to open the database read-only")?;
             store.check_pages(db).await?;
             println!("{}: PRAGMA quick_check passed", db.display());
-            match start_work(&store, &texts, &zones, &range_limit).await? {
+            match start_write_reason(&store, &texts, &zones, &range_limit).await? {
                 None => check_stored(&store, &zones).await?,
-                Some(work) => {
-                    println!("{}: {work}; rehearsing that on a copy", db.display());
+                Some(reason) => {
+                    println!("{}: {reason}; rehearsing that on a copy", db.display());
                     drop(store);
                     rehearse_start(Some(db), zones_path, &range_limit).await?
                 }
@@ -99,10 +99,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Returns what `dnsbl serve` would write on its next start with these files beyond the
-/// zone settings, or `None` when it would only build the snapshot from the stored data.
-/// This follows the conditions of `serve::apply_zones`.
-async fn start_work(
+/// Returns why `dnsbl serve` would write more than the zone settings on its next start
+/// with these files, or `None` when it would only build the snapshot from the stored data.
+/// It follows the conditions of `serve::apply_zones`.
+async fn start_write_reason(
     store: &Store,
     texts: &ZonesTexts,
     zones: &ZonesDir,
@@ -147,10 +147,10 @@ async fn check_stored(store: &Store, zones: &ZonesDir) -> anyhow::Result<Snapsho
     Ok(snapshot)
 }
 
-/// Does what `dnsbl serve` does on start with the zones directory at `root` (the register
-/// sync, the ingest of the bundled data or the expansion, and the snapshot build, which
-/// commit together) in a temporary database: a copy of `db`, or a new database when `db`
-/// is `None`. Returns the snapshot built. The database at `db` is only read.
+/// Runs the start of `dnsbl serve` with the zones directory at `root` in a temporary
+/// database, which is a copy of `db`, or a new database when `db` is `None`. The start
+/// syncs the register, ingests the bundled data or expands, and builds the snapshot, all
+/// in one transaction. Returns the snapshot built. The database at `db` is only read.
 async fn rehearse_start(
     db: Option<&Path>,
     root: &Path,
@@ -161,8 +161,8 @@ async fn rehearse_start(
     if let Some(db) = db {
         Store::copy_read_only(db, &copy).await?;
     }
-    // The log lines of serve's steps name the rehearsal, so that nobody takes them for
-    // writes to the database itself.
+    // The log lines of serve's steps name the rehearsal and the copy, so that a reader of
+    // the log does not take them for writes to the database itself.
     let span = tracing::info_span!("rehearsal", db = %copy.display());
     let store = Store::open(&copy).instrument(span.clone()).await?;
     let (zones, snapshot, _) = crate::serve::apply_zones(&store, root, limit, &mut None)
@@ -172,7 +172,7 @@ async fn rehearse_start(
     Ok(snapshot)
 }
 
-/// Prints a warning for each allow-list entry that names a zone of no zone in `zones`.
+/// Prints a warning for each allow-list entry that names a zone missing from `zones`.
 async fn print_orphaned_allow_entries(store: &Store, zones: &[ZoneSpec]) -> anyhow::Result<()> {
     for entry in crate::serve::orphaned_allow_entries(store, zones).await? {
         println!(

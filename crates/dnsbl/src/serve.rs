@@ -236,7 +236,7 @@ pub(crate) async fn apply_zones(
 
 /// Builds the snapshot of `zones` inside `update` and fails when it cannot be served. A
 /// caller that commits only after this succeeded never stores a register or zone settings
-/// that `serve` would reject; `dnsbl ingest` and `dnsbl check` call it for that reason.
+/// that `serve` would reject. `dnsbl ingest` calls it before its commit for that reason.
 pub(crate) async fn build_snapshot_in(
     update: &mut dnsbl_store::Update,
     zones: &[ZoneSpec],
