@@ -300,7 +300,7 @@ fn check_new_database_rehearsed() {
 }
 
 /// Returns whether `stdout` of check contains its snapshot summary line ending in `suffix`.
-fn has_snapshot_line(stdout: &str, suffix: &str) -> bool {
+pub fn has_snapshot_line(stdout: &str, suffix: &str) -> bool {
     stdout
         .lines()
         .any(|line| line.starts_with("snapshot: serial ") && line.ends_with(suffix))

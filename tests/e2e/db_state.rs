@@ -154,3 +154,16 @@ pub fn row_count(db: &Path, table: &str) -> i64 {
         count
     })
 }
+
+/// Returns the serial of the listings stored in the `state` row.
+pub fn stored_serial(db: &Path) -> i64 {
+    runtime().block_on(async {
+        let mut conn = connect(db).await;
+        let serial: i64 = sqlx::query_scalar("SELECT serial FROM state WHERE id = 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("read the serial: {e}"));
+        conn.close().await.unwrap();
+        serial
+    })
+}

@@ -45,3 +45,4 @@ mod spamassassin;
 mod support;
 mod tcp_limits;
 mod txt_escaping;
+mod unservable_register;

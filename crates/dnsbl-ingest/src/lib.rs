@@ -51,6 +51,9 @@ pub enum IngestError {
     EmptyFile(PathBuf),
     #[error("the routing file reader failed: {0}")]
     Reader(String),
+    /// The caller's check before the commit failed, with the caller's message.
+    #[error("{0}")]
+    Rejected(String),
 }
 
 /// Reads the routing data `files`, replaces the stored routing snapshot with their rows and
@@ -75,20 +78,24 @@ pub async fn ingest_with_register(
     ingest_tracked(store, files, register, limit, &Tracking::default()).await
 }
 
-/// Does what [`ingest_with_register`] does, and reports the bytes read and each later
-/// phase to `reporter`.
+/// Does what [`ingest_with_register`] does, reports the bytes read and each later phase
+/// to `reporter`, and awaits `before_commit` on the update once the register is expanded.
+/// An error of `before_commit` fails the ingest like any other, so nothing of it is
+/// stored. `dnsbl ingest` builds the snapshot there, so that it never stores a register
+/// that `dnsbl serve` cannot serve.
 pub async fn ingest_with_progress(
     store: &Store,
     files: &[PathBuf],
     register: Option<&Register>,
     limit: &RangeLimit,
     reporter: Arc<dyn ProgressReporter>,
+    before_commit: impl AsyncFnOnce(&mut Update) -> Result<(), IngestError>,
 ) -> Result<IngestSummary, IngestError> {
     let tracking = Tracking {
         reporter: Some(reporter),
         ..Tracking::default()
     };
-    ingest_tracked(store, files, register, limit, &tracking).await
+    ingest_checked(store, files, register, limit, &tracking, before_commit).await
 }
 
 /// Does what [`ingest_with_register`] does, and reports its progress, completes a run
@@ -100,6 +107,19 @@ pub async fn ingest_tracked(
     limit: &RangeLimit,
     tracking: &Tracking<'_>,
 ) -> Result<IngestSummary, IngestError> {
+    ingest_checked(store, files, register, limit, tracking, async |_| Ok(())).await
+}
+
+/// Does what [`ingest_tracked`] does, and awaits `before_commit` on the update before the
+/// commit; see [`ingest_with_progress`].
+async fn ingest_checked(
+    store: &Store,
+    files: &[PathBuf],
+    register: Option<&Register>,
+    limit: &RangeLimit,
+    tracking: &Tracking<'_>,
+    before_commit: impl AsyncFnOnce(&mut Update) -> Result<(), IngestError>,
+) -> Result<IngestSummary, IngestError> {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     tracing::info!(files = files.len(), "ingest started");
@@ -107,7 +127,10 @@ pub async fn ingest_tracked(
         files: files.len(),
         ..IngestSummary::default()
     };
-    let result = ingest_files(store, files, register, limit, tracking, &mut summary).await;
+    let result = match ingest_files(store, files, register, limit, tracking, &mut summary).await {
+        Ok(mut update) => before_commit(&mut update).await.map(|()| update),
+        Err(error) => Err(error),
+    };
     summary.seconds = clock.elapsed().as_secs_f64();
     let mut run = run_record(
         RunKind::Ingest,

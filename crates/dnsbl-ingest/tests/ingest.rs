@@ -2,11 +2,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use dnsbl_config::ZonesDir;
 use dnsbl_core::{ListingSource, Snapshot};
-use dnsbl_ingest::{IngestError, expand, ingest, read_routing_file};
-use dnsbl_store::Store;
+use dnsbl_ingest::{
+    IngestError, NoProgress, RangeLimit, expand, ingest, ingest_with_progress, read_routing_file,
+};
+use dnsbl_store::{Store, Update};
 
 const ZONES: &str = "[[zone]]\nname = \"bl.example\"\nkind = \"address\"\n\
                      [[zone]]\nname = \"bl2.example\"\nkind = \"address\"\n";
@@ -138,21 +141,32 @@ async fn bundled_slice_lists_softlayer() {
     );
 }
 
+/// Returns the status and the error of the last run in `ingest_runs`.
+async fn last_run(store: &Store) -> (String, String) {
+    sqlx::query_as("SELECT status, error FROM ingest_runs ORDER BY id DESC LIMIT 1")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+/// Opens a store in `dir` with a register of provider P (AS64496) and one routing row of
+/// that ASN (192.0.2.0/24) ingested.
+async fn ingested_one_provider(dir: &Path) -> Store {
+    let zones = write_zones(
+        dir,
+        &format!("{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"bad\"\nasns = [64496]\n"),
+    );
+    let store = Store::open(&dir.join("dnsbl.db")).await.unwrap();
+    store.sync_register(&zones.register).await.unwrap();
+    let good = write_csv(dir, "good.csv", "192.0.2.0,192.0.2.255,64496,Example\n");
+    ingest(&store, std::slice::from_ref(&good)).await.unwrap();
+    store
+}
+
 #[tokio::test]
 async fn bad_second_file_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let zones = write_zones(
-        dir.path(),
-        &format!("{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"bad\"\nasns = [64496]\n"),
-    );
-    let store = Store::open(&dir.path().join("dnsbl.db")).await.unwrap();
-    store.sync_register(&zones.register).await.unwrap();
-    let good = write_csv(
-        dir.path(),
-        "good.csv",
-        "192.0.2.0,192.0.2.255,64496,Example\n",
-    );
-    ingest(&store, std::slice::from_ref(&good)).await.unwrap();
+    let store = ingested_one_provider(dir.path()).await;
     let before = stored_state(&store).await;
     assert_eq!(before.1.len(), 1);
     assert_eq!(before.2.len(), 1);
@@ -178,11 +192,7 @@ async fn bad_second_file_changes_nothing() {
     );
     assert_eq!(stored_state(&store).await, before);
 
-    let (status, message): (String, String) =
-        sqlx::query_as("SELECT status, error FROM ingest_runs ORDER BY id DESC LIMIT 1")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
+    let (status, message) = last_run(&store).await;
     assert_eq!(status, "failed");
     assert_eq!(message, error.to_string());
 }
@@ -366,4 +376,59 @@ async fn register_write_marks_listings_stale() {
     assert!(store.listings_stale().await.unwrap(), "after a removal");
     expand(&store).await.unwrap();
     assert!(!store.listings_stale().await.unwrap(), "after an expansion");
+}
+
+/// The check before the commit sees the ingest's own writes, and its error rolls back the
+/// register sync and the routing data and is recorded as the failed run.
+#[tokio::test]
+async fn rejected_before_commit_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ingested_one_provider(dir.path()).await;
+    let before = stored_state(&store).await;
+
+    let changed = write_zones(
+        dir.path(),
+        &format!(
+            "{CATEGORY}[[provider]]\nname = \"P\"\ncategory = \"bad\"\nasns = [64496]\n\
+             [[provider]]\nname = \"Q\"\ncategory = \"bad\"\nnetblocks = [\"203.0.113.0/24\"]\n"
+        ),
+    );
+    let other = write_csv(
+        dir.path(),
+        "other.csv",
+        "198.51.100.0,198.51.100.255,64496,Example\n",
+    );
+    let rejected = "zone \"bl.example\" cannot serve this";
+    let mut seen = Vec::new();
+    let error = ingest_with_progress(
+        &store,
+        &[other],
+        Some(&changed.register),
+        &RangeLimit::DEFAULT,
+        Arc::new(NoProgress),
+        async |update: &mut Update| {
+            let (snapshot, _) = update.load_snapshot(&changed.zones).await?;
+            seen = listed_by(&snapshot, "bl.example", "203.0.113.1");
+            Err(IngestError::Rejected(rejected.to_string()))
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.to_string(), rejected);
+    assert_eq!(
+        seen,
+        [(
+            "Q".to_string(),
+            ListingSource::Netblock("203.0.113.0/24".parse().unwrap())
+        )]
+    );
+    assert_eq!(stored_state(&store).await, before);
+    let providers: i64 = sqlx::query_scalar("SELECT count(*) FROM providers")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(providers, 1);
+    let (status, message) = last_run(&store).await;
+    assert_eq!(status, "failed");
+    assert_eq!(message, rejected);
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use dnsbl_config::ZonesTexts;
+use dnsbl_ingest::{IngestError, ProgressReporter};
 use dnsbl_store::Store;
 
 use crate::cli::IngestArgs;
@@ -19,12 +20,22 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("failed to open the database {}", args.store.db.display()))?;
     let bar = Arc::new(crate::progress::Bar::start("opening the routing data"));
+    // The snapshot is built before the commit, as serve builds it, so that a register that
+    // serve would reject (a code that a zone of style multi rejects, say) is not stored.
+    let build_snapshot = async |update: &mut dnsbl_store::Update| {
+        bar.start_phase("building the snapshot");
+        match crate::serve::build_snapshot_in(update, &zones.zones).await {
+            Ok(_) => Ok(()),
+            Err(error) => Err(IngestError::Rejected(format!("{error:#}"))),
+        }
+    };
     let summary = dnsbl_ingest::ingest_with_progress(
         &store,
         &args.asn_data,
         Some(&zones.register),
         &limit,
         bar.clone(),
+        build_snapshot,
     )
     .await;
     drop(bar);

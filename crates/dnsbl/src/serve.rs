@@ -166,7 +166,7 @@ pub(crate) fn files_fingerprint(texts: &ZonesTexts, limit: &RangeLimit) -> Strin
 /// fingerprint is stored with it), the register is neither parsed nor synced again: with
 /// a register of 90,000 providers that is most of the start time. Before a sync, the
 /// pages of the `unchecked` database file (if any) are checked, and it is set to `None`.
-async fn apply_zones(
+pub(crate) async fn apply_zones(
     store: &Store,
     root: &std::path::Path,
     limit: &RangeLimit,
@@ -213,8 +213,7 @@ async fn apply_zones(
     };
     // The register (tens of MB for a large one) is dropped here; only the zones stay.
     drop(dir);
-    let (snapshot, source) = update.load_snapshot(&zones).await?;
-    check_lookup_urls(&zones, &snapshot)?;
+    let (snapshot, source) = build_snapshot_in(&mut update, &zones).await?;
     update.commit().await?;
 
     if let Some((changes, serial)) = synced {
@@ -233,6 +232,18 @@ async fn apply_zones(
         Listings::Kept => {}
     }
     Ok((zones, snapshot, source))
+}
+
+/// Builds the snapshot of `zones` inside `update` and fails when it cannot be served. A
+/// caller that commits only after this succeeded never stores a register or zone settings
+/// that `serve` would reject. `dnsbl ingest` calls it before its commit for that reason.
+pub(crate) async fn build_snapshot_in(
+    update: &mut dnsbl_store::Update,
+    zones: &[ZoneSpec],
+) -> anyhow::Result<(Snapshot, SnapshotSource)> {
+    let (snapshot, source) = update.load_snapshot(zones).await?;
+    check_lookup_urls(zones, &snapshot)?;
+    Ok((snapshot, source))
 }
 
 /// Fails when a zone without `lookup_url` serves a category whose TXT uses it, which
