@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use hickory_server::proto::op::Message;
-use hickory_server::proto::rr::RecordType;
+use hickory_server::proto::rr::{Name, RecordType};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -22,7 +22,7 @@ pub(super) fn format_line(entry: &Entry, line: &mut String) {
                 let question = message
                     .queries
                     .first()
-                    .map(|query| (query.name().to_string(), query.query_type()));
+                    .map(|query| (presentation_name(query.name()), query.query_type()));
                 let codes = message.answers.iter().filter_map(a_value).collect();
                 (question, u16::from(message.metadata.response_code), codes)
             }
@@ -60,6 +60,33 @@ pub(super) fn format_line(entry: &Entry, line: &mut String) {
         let _ = write!(line, "{code}");
     }
     line.push('\n');
+}
+
+/// Returns `name` in the presentation form of RFC 1035 §5.1, with a trailing dot. A
+/// backslash goes before `.`, `\` and the other characters special in zone files, and
+/// space, control and non-ASCII bytes become the decimal escape `\DDD`. hickory-proto's
+/// `Name` display writes those bytes in octal instead (`\012` for a line feed).
+pub(super) fn presentation_name(name: &Name) -> String {
+    let mut text = String::with_capacity(name.len() + 1);
+    for label in name.iter() {
+        for &byte in label {
+            match byte {
+                b'.' | b'\\' | b'"' | b';' | b'(' | b')' | b'@' | b'$' => {
+                    text.push('\\');
+                    text.push(char::from(byte));
+                }
+                0x21..=0x7e => text.push(char::from(byte)),
+                _ => {
+                    let _ = write!(text, "\\{byte:03}");
+                }
+            }
+        }
+        text.push('.');
+    }
+    if text.is_empty() {
+        text.push('.');
+    }
+    text
 }
 
 fn push_type(line: &mut String, qtype: RecordType) {
@@ -115,6 +142,26 @@ mod tests {
             question: name.map(|name| (name.to_string(), qtype)),
             rcode,
             codes: codes.iter().map(|octets| Ipv4Addr::from(*octets)).collect(),
+        }
+    }
+
+    #[test]
+    fn names_use_decimal_escapes() {
+        let cases: [(&[&[u8]], &str); 6] = [
+            (&[b"7", b"100", b"bl", b"example"], "7.100.bl.example."),
+            (&[b"evil\nDATA", b"example"], "evil\\010DATA.example."),
+            (&[b"a b", b"example"], "a\\032b.example."),
+            (&[b"a.b", b"c\\d"], "a\\.b.c\\\\d."),
+            (
+                &[b"\xff\x00", b"q\"(;)@$"],
+                "\\255\\000.q\\\"\\(\\;\\)\\@\\$.",
+            ),
+            (&[], "."),
+        ];
+        for (labels, expected) in cases {
+            let mut name = Name::from_labels(labels.iter().copied()).unwrap();
+            name.set_fqdn(true);
+            assert_eq!(presentation_name(&name), expected, "{labels:?}");
         }
     }
 

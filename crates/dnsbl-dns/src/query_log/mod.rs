@@ -186,7 +186,8 @@ impl QueryLog {
         answers: &[Record],
     ) {
         if let Some(shared) = &self.shared {
-            let question = query.map(|query| (query.name().to_string(), query.query_type()));
+            let question =
+                query.map(|query| (line::presentation_name(query.name()), query.query_type()));
             let codes = answers.iter().filter_map(a_value).collect();
             let content = Content::Fields {
                 question,
@@ -371,7 +372,7 @@ mod tests {
             fields[1..],
             [
                 "[::1]:5353",
-                "a\\040b\\012.bl.example.",
+                "a\\032b\\010.bl.example.",
                 "A",
                 "NXDOMAIN",
                 "-"
