@@ -184,7 +184,7 @@ pub fn allow_entries_covering(
     matches
 }
 
-/// Whether `record` applies in `zone`, comparing apexes as `SnapshotBuilder` stores them.
+/// Returns whether `record` applies in `zone`, comparing apexes as `SnapshotBuilder` stores them.
 fn applies_in(record: &AllowRecord, zone: &Zone) -> bool {
     record.zone.as_deref().is_none_or(|name| {
         name.trim_end_matches('.')
@@ -196,7 +196,7 @@ fn applies_in(record: &AllowRecord, zone: &Zone) -> bool {
 /// whether the list works.
 const TEST_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
-/// Whether the snapshot build exempts `query` for an entry of `target`.
+/// Returns whether the snapshot build exempts `query` for an entry of `target`.
 fn target_covers(target: &AllowTarget, query: &LookupQuery) -> bool {
     match (target, query) {
         (AllowTarget::Range(range), LookupQuery::Address(address)) => {
@@ -209,7 +209,7 @@ fn target_covers(target: &AllowTarget, query: &LookupQuery) -> bool {
     }
 }
 
-/// Whether `range` contains `address`. The snapshot keeps ::ffff:0:0/96 as IPv4 on both
+/// Returns whether `range` contains `address`. The snapshot keeps ::ffff:0:0/96 as IPv4 on both
 /// sides, so an IPv4 range contains the IPv4-mapped form of its addresses, and the
 /// IPv4-mapped part of an IPv6 range contains the IPv4 addresses it maps.
 fn range_covers(range: AddrRange, address: IpAddr) -> bool {
@@ -224,7 +224,7 @@ fn range_covers(range: AddrRange, address: IpAddr) -> bool {
     matches!(range, AddrRange::V6 { start, end } if start <= value && value <= end)
 }
 
-/// Whether the IPv4 part of `range` contains `address`, which is not the test address.
+/// Returns whether the IPv4 part of `range` contains `address`, which is not the test address.
 fn v4_range_covers(range: AddrRange, address: Ipv4Addr) -> bool {
     let part = match range {
         AddrRange::V4 { .. } => Some(range),
@@ -235,7 +235,7 @@ fn v4_range_covers(range: AddrRange, address: Ipv4Addr) -> bool {
         && matches!(part, Some(AddrRange::V4 { start, end }) if start <= value && value <= end)
 }
 
-/// Whether an entry for `allowed` exempts `domain` (lower case, no trailing dot): the
+/// Returns whether an entry for `allowed` exempts `domain` (lower case, no trailing dot): the
 /// domain itself and its subdomains, except the RFC 5782 `test` entry, which no entry
 /// exempts.
 fn domain_covers(allowed: &str, domain: &str) -> bool {

@@ -120,7 +120,7 @@ fn request_error(request: &Request) -> Option<ResponseCode> {
 }
 
 /// Returns whether the name of the first question contains a compression pointer. Only the
-/// header precedes that name, and a header holds no name for a pointer to aim at (RFC 1035
+/// header precedes that name, and a header contains no name for a pointer to aim at (RFC 1035
 /// §4.1.4). hickory-server copies the question bytes into the response, where the pointer
 /// would aim into the response's header, so such a request gets FORMERR without its
 /// question.

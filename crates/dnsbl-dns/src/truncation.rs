@@ -332,8 +332,8 @@ mod tests {
         assert!(truncated.answers.is_empty());
         assert!(truncated.authorities.is_empty());
         assert!(truncated.additionals.is_empty());
-        let kept = truncated.edns.expect("the OPT record is kept");
-        assert_eq!(kept.max_payload(), 1232);
-        assert_eq!(kept.options(), edns.options());
+        let kept_edns = truncated.edns.expect("the OPT record is kept");
+        assert_eq!(kept_edns.max_payload(), 1232);
+        assert_eq!(kept_edns.options(), edns.options());
     }
 }

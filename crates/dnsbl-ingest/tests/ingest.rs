@@ -378,7 +378,7 @@ async fn register_write_marks_listings_stale() {
     assert!(!store.listings_stale().await.unwrap(), "after an expansion");
 }
 
-/// The check before the commit sees the ingest's own writes, and its error rolls back the
+/// The check before the commit reads the ingest's own writes, and its error rolls back the
 /// register sync and the routing data and is recorded as the failed run.
 #[tokio::test]
 async fn rejected_before_commit_changes_nothing() {
